@@ -1,0 +1,60 @@
+# Every target installs what it needs: a fresh machine only needs python3, go and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/uv/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+TEMPORAL_VERSION := v1.5.1
+TEMPORAL := $(TOOLS)/bin/temporal
+export UV_PYTHON := $(shell command -v $(PYTHON))
+
+.PHONY: setup test lint typecheck pytest run bench bench-store worker dev-server db clean
+
+setup: $(VENV)/.synced $(TEMPORAL) db
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet uv==0.13.9
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --locked --quiet
+	touch $@
+
+# The official Temporal CLI (dev server + web UI), built once from the Go module proxy.
+$(TEMPORAL):
+	@if command -v temporal >/dev/null 2>&1 && [ -z "$$ACCORD_BUILD_TEMPORAL" ]; then \
+	  mkdir -p $(TOOLS)/bin && ln -sf "$$(command -v temporal)" $(TEMPORAL); \
+	else \
+	  mkdir -p $(TOOLS)/bin && GOBIN=$(abspath $(TOOLS)/bin) go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_VERSION); \
+	fi
+
+db: $(VENV)/.synced
+	@$(PY) -m store.embedded_cli start
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy .
+
+pytest: setup
+	$(VENV)/bin/pytest -q
+
+test: setup lint typecheck pytest
+
+run: setup
+	$(VENV)/bin/accord scenario run scenarios/azerbaijan-icmp.yaml --story
+
+bench-store: setup
+	$(PY) -m bench.eventstore
+
+bench: setup
+	$(PY) -m bench.e2e
+
+worker: setup
+	$(VENV)/bin/accord worker
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
