@@ -1,0 +1,35 @@
+"""Accord's PostgreSQL event store of record. See store/README.md."""
+
+from store.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    StoreError,
+    UnknownCheckpoint,
+)
+from store.eventstore import EventStore
+from store.migrate import migrate
+from store.model import (
+    AppendResult,
+    ChainBreak,
+    EventMetadata,
+    NewEvent,
+    RecordedEvent,
+    StreamHead,
+    VerificationReport,
+)
+
+__all__ = [
+    "AppendResult",
+    "ChainBreak",
+    "ConcurrencyConflict",
+    "EventMetadata",
+    "EventStore",
+    "IdempotencyConflict",
+    "NewEvent",
+    "RecordedEvent",
+    "StoreError",
+    "StreamHead",
+    "UnknownCheckpoint",
+    "VerificationReport",
+    "migrate",
+]

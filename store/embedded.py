@@ -69,9 +69,20 @@ class EmbeddedPostgres:
             _open_path_for(POSTGRES_BIN_PATH.parent, entry)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         subprocess.run(
-            [self._bin("initdb"), "-D", str(self.data_dir), "--auth=trust",
-             "--encoding=UTF8", "--locale=C", "-U", SUPERUSER],
-            check=True, capture_output=True, text=True, **self._run_as(),  # type: ignore[call-overload]
+            [
+                self._bin("initdb"),
+                "-D",
+                str(self.data_dir),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                SUPERUSER,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            **self._run_as(),  # type: ignore[call-overload]
         )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             # Sized for a 2-core developer machine; durability stays on (fsync, full commits).
@@ -98,9 +109,23 @@ class EmbeddedPostgres:
         if not self.running():
             log = self.data_dir / "server.log"
             subprocess.run(
-                [self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(log), "-w",
-                 "-t", str(int(timeout)), "-o", f"-p {self.port}", "start"],
-                check=True, capture_output=True, text=True, **self._run_as(),  # type: ignore[call-overload]
+                [
+                    self._bin("pg_ctl"),
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                    "-o",
+                    f"-p {self.port}",
+                    "start",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                **self._run_as(),  # type: ignore[call-overload]
             )
         deadline = time.monotonic() + timeout
         while not self.running():
@@ -115,7 +140,10 @@ class EmbeddedPostgres:
             return
         subprocess.run(
             [self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"],
-            check=False, capture_output=True, text=True, **self._run_as(),  # type: ignore[call-overload]
+            check=False,
+            capture_output=True,
+            text=True,
+            **self._run_as(),  # type: ignore[call-overload]
         )
 
     def restart(self) -> None:
@@ -124,9 +152,20 @@ class EmbeddedPostgres:
 
     def psql(self, sql: str, database: str = DEFAULT_DATABASE) -> str:
         out = subprocess.run(
-            [self._bin("psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", self.url(database),
-             "-c", sql],
-            check=True, capture_output=True, text=True,
+            [
+                self._bin("psql"),
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                self.url(database),
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return out.stdout
 
@@ -141,8 +180,12 @@ def _ensure_system_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        subprocess.run([useradd, "-M", "-s", "/usr/sbin/nologin", SYSTEM_USER], check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [useradd, "-M", "-s", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return pwd.getpwnam(SYSTEM_USER)
 
 

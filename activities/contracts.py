@@ -1,0 +1,43 @@
+"""Typed inputs and outputs of Accord's activities (serialised by the pydantic converter)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EventToRecord(_Contract):
+    """One domain event, encoded, with the id the workflow chose for it deterministically."""
+
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    data: dict[str, Any]
+    occurred_on: date
+
+
+class RecordRequest(_Contract):
+    """Append the events of one decision to a process stream, then refresh its projections."""
+
+    stream_id: str
+    expected_version: int
+    events: list[EventToRecord]
+    actor: dict[str, Any] | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    workflow_id: str | None = None
+    run_id: str | None = None
+
+
+class RecordResult(_Contract):
+    positions: list[int]
+    first_version: int
+    last_version: int
+    already_recorded: bool

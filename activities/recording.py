@@ -1,0 +1,69 @@
+"""The activity that writes a process's events to the store of record.
+
+Idempotent by construction: the workflow derives each event id from its stream and
+version, so a retry after a timeout (the first attempt may have committed) returns the
+positions already recorded instead of writing twice. Projections are refreshed after the
+append; they are rebuildable, so a crash between the two is repaired by the retry.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import RecordRequest, RecordResult
+from store import (
+    ConcurrencyConflict,
+    EventMetadata,
+    EventStore,
+    IdempotencyConflict,
+    NewEvent,
+)
+from store.projections import Projections
+
+
+class ProcessRecorder:
+    def __init__(self, store: EventStore, projections: Projections) -> None:
+        self._store = store
+        self._projections = projections
+
+    @activity.defn(name="record_events")
+    async def record_events(self, request: RecordRequest) -> RecordResult:
+        events = [
+            NewEvent(
+                event_id=e.event_id,
+                event_type=e.event_type,
+                schema_version=e.schema_version,
+                data=e.data,
+                metadata=EventMetadata(
+                    actor=request.actor,
+                    occurred_on=e.occurred_on,
+                    correlation_id=request.correlation_id,
+                    causation_id=request.causation_id,
+                    workflow_id=request.workflow_id,
+                    run_id=request.run_id,
+                ),
+            )
+            for e in request.events
+        ]
+        try:
+            result = await self._store.append(request.stream_id, request.expected_version, events)
+        except ConcurrencyConflict as err:
+            raise ApplicationError(str(err), type="ConcurrencyConflict", non_retryable=True) from err
+        except IdempotencyConflict as err:
+            raise ApplicationError(str(err), type="IdempotencyConflict", non_retryable=True) from err
+        await self._projections.refresh(request.stream_id)
+        activity.logger.info(
+            "recorded %d event(s) on %s (versions %d..%d%s)",
+            len(events),
+            request.stream_id,
+            result.first_version,
+            result.last_version,
+            ", already recorded" if result.already_recorded else "",
+        )
+        return RecordResult(
+            positions=list(result.positions),
+            first_version=result.first_version,
+            last_version=result.last_version,
+            already_recorded=result.already_recorded,
+        )

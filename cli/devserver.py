@@ -1,0 +1,126 @@
+"""The embedded Temporal dev server: the official `temporal` CLI built into `.tools/bin`.
+
+State persists in `.data/temporal.db`, so processes survive restarts, and the web UI
+listens on port 8233. The custom search attributes are registered at every start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from store.embedded import project_root
+from workflows.search import dev_server_flags
+
+DEFAULT_PORT = 7233
+DEFAULT_UI_PORT = 8233
+
+
+def temporal_binary() -> str:
+    """`ACCORD_TEMPORAL_BIN`, else `.tools/bin/temporal` (built by make), else PATH."""
+    explicit = os.environ.get("ACCORD_TEMPORAL_BIN")
+    if explicit:
+        return explicit
+    built = project_root() / ".tools" / "bin" / "temporal"
+    if built.exists():
+        return str(built)
+    found = shutil.which("temporal")
+    if found:
+        return found
+    raise FileNotFoundError(
+        "no temporal binary: run `make setup` (builds .tools/bin/temporal) or set ACCORD_TEMPORAL_BIN"
+    )
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class DevServer:
+    data_dir: Path
+    port: int = DEFAULT_PORT
+    ui_port: int = DEFAULT_UI_PORT
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.ui_port}"
+
+    @property
+    def _pidfile(self) -> Path:
+        return self.data_dir / "temporal.pid"
+
+    def running(self) -> bool:
+        return _listening(self.port)
+
+    def start(self, timeout: float = 60.0, extra_args: tuple[str, ...] = ()) -> bool:
+        """Start in the background unless already listening; True if this call started it."""
+        if self.running():
+            return False
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "temporal.log").open("ab")
+        args = [
+            temporal_binary(), "server", "start-dev",
+            "--db-filename", str(self.data_dir / "temporal.db"),
+            "--ip", "127.0.0.1",
+            "--port", str(self.port),
+            "--ui-port", str(self.ui_port),
+            "--log-level", "warn",
+            *dev_server_flags(),
+            *extra_args,
+        ]
+        proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+        self._pidfile.write_text(str(proc.pid))
+        deadline = time.monotonic() + timeout
+        while not self.running():
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"temporal dev server exited with {proc.returncode}; see {self.data_dir / 'temporal.log'}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"temporal dev server did not listen on {self.address}")
+            time.sleep(0.1)
+        return True
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if not self._pidfile.exists():
+            return
+        pid = int(self._pidfile.read_text())
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            self._pidfile.unlink(missing_ok=True)
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        self._pidfile.unlink(missing_ok=True)
+
+
+def embedded_dev_server() -> DevServer:
+    data = Path(os.environ.get("ACCORD_DATA_DIR", project_root() / ".data"))
+    return DevServer(
+        data_dir=data,
+        port=int(os.environ.get("ACCORD_TEMPORAL_PORT", DEFAULT_PORT)),
+        ui_port=int(os.environ.get("ACCORD_TEMPORAL_UI_PORT", DEFAULT_UI_PORT)),
+    )

@@ -1,0 +1,309 @@
+"""`accord`: the command line for scripts and operators.
+
+Every command that prints has a `--json` form for scripts. Exit codes: 0 success,
+1 a rejected command / failed expectation / broken chain, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import asyncio
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cli.operations import (
+    as_workflow_id,
+    list_processes,
+    read_status,
+    send_command,
+    start_process,
+)
+from cli.session import open_session
+from cli.verification import verification_json
+
+
+def _print(payload: Any, as_json: bool, human: str | None = None) -> None:
+    if as_json:
+        print(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+    else:
+        print(human if human is not None else yaml.safe_dump(payload, sort_keys=False).rstrip())
+
+
+def _actor(spec: str | None) -> dict[str, str] | None:
+    """`party:role[:name]` -> an actor object."""
+    if spec is None:
+        return None
+    parts = spec.split(":", 2)
+    if len(parts) < 2:
+        raise SystemExit(f"--actor: expected party:role[:name], got {spec!r}")
+    actor = {"party": parts[0], "role": parts[1]}
+    if len(parts) == 3:
+        actor["name"] = parts[2]
+    return actor
+
+
+def _coerce(value: str) -> Any:
+    """A `--set key=value` value: JSON when it parses (numbers, lists, objects), else text."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _command_payload(args: argparse.Namespace) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if args.data:
+        source = Path(args.data[1:]).read_text() if args.data.startswith("@") else args.data
+        loaded = json.loads(source)
+        if not isinstance(loaded, dict):
+            raise SystemExit("--data: expected a JSON object")
+        payload.update(loaded)
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set: expected key=value, got {item!r}")
+        payload[key] = _coerce(value)
+    actor = _actor(args.actor)
+    if actor:
+        payload["actor"] = actor
+    if args.on:
+        payload["occurred_on"] = args.on
+    return payload
+
+
+async def _cmd_start(args: argparse.Namespace) -> int:
+    from cli.scenario import read_yaml
+
+    process = read_yaml(Path(args.file).read_text())
+    if isinstance(process, dict) and "process" in process:
+        process = process["process"]
+    async with open_session() as session:
+        outcome = await start_process(session, process, default_on=date.today())
+    result = {"process_id": process.get("process_id"), **outcome.to_json()}
+    if outcome.accepted:
+        result["workflow_id"] = as_workflow_id(str(process.get("process_id")))
+    _print(result, args.json)
+    return 0 if outcome.accepted else 1
+
+
+async def _cmd_send(args: argparse.Namespace) -> int:
+    payload = _command_payload(args)
+    async with open_session() as session:
+        outcome = await send_command(session, as_workflow_id(args.id), args.command, payload)
+    _print(outcome.to_json(), args.json)
+    return 0 if outcome.accepted else 1
+
+
+async def _cmd_status(args: argparse.Namespace) -> int:
+    async with open_session() as session:
+        view = await read_status(session, as_workflow_id(args.id))
+    _print(view, args.json)
+    return 0
+
+
+async def _cmd_list(args: argparse.Namespace) -> int:
+    async with open_session(in_process_worker=False) as session:
+        rows = await list_processes(
+            session, stage=args.stage, partner=args.partner, pending=args.pending
+        )
+    human = "\n".join(
+        f"{r['workflow_id']:<40} {r['stage'] or '-':<22} waiting on: "
+        f"{', '.join(r['pending_agencies']) or '-'}"
+        for r in rows
+    )
+    _print(rows, args.json, human or "no processes match")
+    return 0
+
+
+async def _cmd_timeline(args: argparse.Namespace) -> int:
+    from store.projections import Projections
+
+    async with open_session(in_process_worker=False) as session:
+        entries = await Projections(session.store).timeline(as_workflow_id(args.id))
+    human = "\n".join(f"{e['occurred_on']}  {e['summary']}" for e in entries)
+    _print(entries, args.json, human or "no events")
+    return 0
+
+
+async def _cmd_verify(args: argparse.Namespace) -> int:
+    from store import EventStore
+    from store.embedded import database_url
+
+    store = await EventStore.connect(database_url())
+    try:
+        report = await store.verify(as_workflow_id(args.stream) if args.stream else None)
+        heads = await store.heads() if args.heads else None
+    finally:
+        await store.close()
+    payload = verification_json(report)
+    if heads is not None:
+        payload["heads"] = [dataclasses.asdict(h) for h in heads]
+    human = (
+        f"verified {payload['events_checked']} events in {payload['streams_checked']} streams: "
+        + ("every hash chain intact" if report.ok else f"BROKEN: {payload['breaks'][0]}")
+    )
+    _print(payload, args.json, human)
+    return 0 if report.ok else 1
+
+
+async def _cmd_scenario(args: argparse.Namespace) -> int:
+    from cli.scenario import ScenarioError, render_story, run_scenario
+
+    try:
+        async with open_session(stop_started_server=not args.keep_server) as session:
+            runs = [
+                await run_scenario(session, Path(f), quiet=args.json) for f in args.files
+            ]
+    except ScenarioError as err:
+        print(f"accord: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        out: Any = runs[0].to_json() if len(runs) == 1 else [r.to_json() for r in runs]
+        print(json.dumps(out, indent=2, default=str, ensure_ascii=False))
+    else:
+        print("\n\n".join(render_story(r) for r in runs))
+    return 0 if all(r.ok and r.verify.get("ok") for r in runs) else 1
+
+
+async def _cmd_db_migrate(args: argparse.Namespace) -> int:
+    from store import migrate
+    from store.embedded import database_url
+
+    applied = await migrate(database_url())
+    _print({"applied": applied}, args.json, f"migrations applied: {applied or 'none (up to date)'}")
+    return 0
+
+
+async def _cmd_projections_rebuild(args: argparse.Namespace) -> int:
+    from store import EventStore
+    from store.embedded import database_url
+    from store.projections import Projections
+
+    store = await EventStore.connect(database_url())
+    try:
+        counts = await Projections(store).rebuild(
+            progress=None if args.json else lambda n: print(f"  {n} events", file=sys.stderr)
+        )
+    finally:
+        await store.close()
+    _print(counts, args.json, f"rebuilt projections: {counts}")
+    return 0
+
+
+def _cmd_dev_server(args: argparse.Namespace) -> int:
+    from cli.devserver import embedded_dev_server
+
+    server = embedded_dev_server()
+    if args.action == "start":
+        started = server.start()
+        _print(
+            {"address": server.address, "ui": server.ui_url, "started": started},
+            args.json,
+            f"Temporal dev server on {server.address}, UI at {server.ui_url}"
+            + ("" if started else " (already running)"),
+        )
+    elif args.action == "stop":
+        server.stop()
+        _print({"stopped": True}, args.json, "stopped")
+    else:
+        _print({"running": server.running(), "address": server.address}, args.json)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="accord", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def with_json(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        return sp
+
+    sub.add_parser("worker", help="run the worker (configured by environment)")
+
+    s = with_json(sub.add_parser("start", help="open a process from a YAML/JSON file"))
+    s.add_argument("file", help="file with the `process:` block of a scenario, or just it")
+
+    s = with_json(sub.add_parser("send", help="send a DOMAIN.md command to a process"))
+    s.add_argument("id", help="process id or workflow id")
+    s.add_argument("command", help="command name, e.g. grant_consent")
+    s.add_argument("--data", help="fields as JSON, or @file.json")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="one field (repeatable)")
+    s.add_argument("--actor", help="party:role[:name]")
+    s.add_argument("--on", help="business date YYYY-MM-DD (occurred_on)")
+
+    s = with_json(sub.add_parser("status", help="the process view"))
+    s.add_argument("id")
+
+    s = with_json(sub.add_parser("list", help="find processes"))
+    s.add_argument("--stage")
+    s.add_argument("--partner")
+    s.add_argument("--pending", metavar="AGENCY", help="processes waiting on this agency")
+
+    s = with_json(sub.add_parser("timeline", help="the process's events as read by a person"))
+    s.add_argument("id")
+
+    s = with_json(sub.add_parser("verify", help="check every hash chain"))
+    s.add_argument("--stream", help="only this process")
+    s.add_argument("--heads", action="store_true", help="also export the chain heads")
+
+    sc = sub.add_parser("scenario", help="scenario files")
+    scs = sc.add_subparsers(dest="scenario_cmd", required=True)
+    s = with_json(scs.add_parser("run", help="play scenario files"))
+    s.add_argument("files", nargs="+")
+    s.add_argument(
+        "--keep-server",
+        action="store_true",
+        help="leave the embedded Temporal dev server running (so the UI stays open)",
+    )
+
+    db = sub.add_parser("db", help="database")
+    dbs = db.add_subparsers(dest="db_cmd", required=True)
+    with_json(dbs.add_parser("migrate", help="apply pending migrations"))
+
+    pr = sub.add_parser("projections", help="read models")
+    prs = pr.add_subparsers(dest="projections_cmd", required=True)
+    with_json(prs.add_parser("rebuild", help="rebuild every projection from the events"))
+
+    s = with_json(sub.add_parser("dev-server", help="the embedded Temporal dev server"))
+    s.add_argument("action", choices=["start", "stop", "status"])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.cmd == "worker":
+        from workers.main import main as worker_main
+
+        worker_main()
+        return 0
+    from workers import logs
+
+    logs.configure(os.environ.get("ACCORD_LOG_LEVEL", "WARNING"))
+    if args.cmd == "dev-server":
+        return _cmd_dev_server(args)
+    handlers = {
+        "start": _cmd_start,
+        "send": _cmd_send,
+        "status": _cmd_status,
+        "list": _cmd_list,
+        "timeline": _cmd_timeline,
+        "verify": _cmd_verify,
+        "scenario": _cmd_scenario,
+        "db": _cmd_db_migrate,
+        "projections": _cmd_projections_rebuild,
+    }
+    try:
+        return asyncio.run(handlers[args.cmd](args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,192 @@
+"""What the CLI does against Temporal, shared by single commands and scenario runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from cli.session import Session
+from domain import DomainError, parse_command
+from workflows import search
+from workflows.contracts import CommandResult, ProcessStart
+from workflows.process import CooperationProcessWorkflow, workflow_id_for
+
+DEFAULT_OPENER = {"party": "national_body", "role": "chair"}
+
+
+@dataclass
+class CommandOutcome:
+    accepted: bool
+    code: str | None = None
+    message: str | None = None
+    field: str | None = None
+    stage: str | None = None
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+def open_payload(process: dict[str, Any], default_on: date) -> dict[str, Any]:
+    """The `open_process` command from a scenario's `process:` block.
+
+    `on` (business date) and `actor` may be given in the block; they default to the first
+    step's date and the national body's chair.
+    """
+    body = dict(process)
+    occurred_on = body.pop("on", None) or default_on
+    actor = body.pop("actor", None) or DEFAULT_OPENER
+    return {"actor": actor, "occurred_on": str(occurred_on), "process": body}
+
+
+async def start_process(
+    session: Session, process: dict[str, Any], *, default_on: date
+) -> CommandOutcome:
+    """Validate `open_process` with the domain, then start the workflow (nothing on error)."""
+    payload = open_payload(process, default_on)
+    try:
+        command = parse_command("open_process", payload)
+    except DomainError as err:
+        return CommandOutcome(False, err.code, err.message, err.field)
+    config = command.process  # type: ignore[attr-defined]
+    workflow_id = workflow_id_for(config.process_id)
+    partner = config.partner.short_name or config.partner.name
+    await session.client.start_workflow(
+        CooperationProcessWorkflow.run,
+        ProcessStart(open_process=command.model_dump(mode="json")),
+        id=workflow_id,
+        task_queue=session.task_queue,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(search.PROCESS_ID, config.process_id),
+                SearchAttributePair(search.PARTNER, partner),
+                SearchAttributePair(search.COUNTRY, config.country),
+                SearchAttributePair(search.STAGE, "contact"),
+            ]
+        ),
+        static_summary=f"{partner} × {config.national_body.short_name or config.national_body.name}"
+        f" ({config.country}): cooperation process {config.process_id}",
+        static_details=_static_details(config),
+    )
+    return CommandOutcome(True, stage="contact")
+
+
+def _static_details(config: Any) -> str:
+    agencies = "\n".join(
+        f"- `{a.key}` {a.name}"
+        + "".join(
+            f" · {flag}"
+            for flag in ("channel", "consent_required", "reviewer", "escalation_target")
+            if getattr(a, flag)
+        )
+        for a in config.agencies
+    )
+    d = config.durations
+    return (
+        f"**Partner:** {config.partner.name}\n\n"
+        f"**National body:** {config.national_body.name}\n\n"
+        f"**Country:** {config.country}\n\n"
+        f"**Agencies:**\n{agencies}\n\n"
+        f"**Durations:** consent deadline {d.consent_deadline}, review reminders every "
+        f"{d.review_reminder_every}, review deadline {d.review_deadline}, dormancy after "
+        f"{d.dormancy_after}; at most {config.max_revisions} revision rounds"
+    )
+
+
+async def send_command(
+    session: Session, workflow_id: str, name: str, payload: dict[str, Any]
+) -> CommandOutcome:
+    handle = session.client.get_workflow_handle(workflow_id)
+    try:
+        result = await handle.execute_update(name, payload, result_type=CommandResult)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            details = cause.details[0] if cause.details else {}
+            field_name = details.get("field") if isinstance(details, dict) else None
+            return CommandOutcome(False, cause.type, cause.message, field_name)
+        return CommandOutcome(False, "rejected", str(cause or err))
+    except RPCError as err:
+        return await _closed_process_outcome(session, workflow_id, err)
+    return CommandOutcome(
+        True,
+        stage=result.stage,
+        events=[e.model_dump() for e in result.events],
+    )
+
+
+async def _closed_process_outcome(
+    session: Session, workflow_id: str, err: RPCError
+) -> CommandOutcome:
+    """An update to a finished workflow: the process is terminal (or gone)."""
+    try:
+        description = await session.client.get_workflow_handle(workflow_id).describe()
+    except RPCError:
+        return CommandOutcome(False, "not_found", f"no process with workflow id {workflow_id}")
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        stage = await read_status(session, workflow_id)
+        return CommandOutcome(
+            False,
+            "terminal",
+            f"process {workflow_id} is {stage.get('stage')} (terminal): it accepts no command",
+        )
+    return CommandOutcome(False, "unavailable", str(err))
+
+
+async def read_status(session: Session, workflow_id: str) -> dict[str, Any]:
+    """The `status` query; for a finished run, folded from the event store instead."""
+    handle = session.client.get_workflow_handle(workflow_id)
+    try:
+        view = await handle.query("status")
+        return dict(view)
+    except RPCError:
+        from domain import decode_event, fold, process_view
+
+        events = await session.store.read_stream(workflow_id)
+        state = fold(decode_event(e.event_type, e.schema_version, e.data) for e in events)
+        return process_view(state).model_dump(mode="json")
+
+
+async def list_processes(
+    session: Session, *, stage: str | None, partner: str | None, pending: str | None
+) -> list[dict[str, Any]]:
+    clauses = ["WorkflowType = 'CooperationProcess'"]
+    if stage:
+        clauses.append(f"AccordStage = '{_quote(stage)}'")
+    if partner:
+        clauses.append(f"AccordPartner = '{_quote(partner)}'")
+    if pending:
+        clauses.append(f"AccordPendingAgencies = '{_quote(pending)}'")
+    rows = []
+    async for wf in session.client.list_workflows(" AND ".join(clauses)):
+        attrs = wf.typed_search_attributes
+        rows.append(
+            {
+                "workflow_id": wf.id,
+                "status": wf.status.name if wf.status else None,
+                "stage": attrs.get(search.STAGE),
+                "partner": attrs.get(search.PARTNER),
+                "country": attrs.get(search.COUNTRY),
+                "pending_agencies": list(attrs.get(search.PENDING_AGENCIES) or []),
+                "started": wf.start_time.isoformat() if wf.start_time else None,
+            }
+        )
+    return rows
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def as_workflow_id(process_or_workflow_id: str) -> str:
+    """Accept either a process id (`az-icmp`) or its workflow id (`coop-az-icmp`)."""
+    if process_or_workflow_id.startswith("coop-"):
+        return process_or_workflow_id
+    return workflow_id_for(process_or_workflow_id)

@@ -1,0 +1,58 @@
+"""Encoding events for storage and decoding them back, upcasting older schema versions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from domain.events import EVENTS, Event
+
+EventData = dict[str, Any]
+Upcaster = Callable[[EventData], EventData]
+
+
+class EventDecodeError(ValueError):
+    """Stored event data that this code cannot read (unknown type/version or bad shape)."""
+
+
+def _contact_logged_v1_to_v2(data: EventData) -> EventData:
+    # v1 recorded one optional `modality`; v2 records the set discussed as `modalities`.
+    upgraded = {k: v for k, v in data.items() if k != "modality"}
+    modality = data.get("modality")
+    upgraded["modalities"] = [modality] if modality else []
+    return upgraded
+
+
+# (event_type, from_version) -> function producing the data of version from_version + 1.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("ContactLogged", 1): _contact_logged_v1_to_v2,
+}
+
+
+def encode_event(event: Event) -> tuple[str, int, EventData]:
+    """(event_type, schema_version, JSON-mode data) as the event store writes them."""
+    return event.event_type, event.schema_version, event.model_dump(mode="json")
+
+
+def decode_event(event_type: str, schema_version: int, data: Mapping[str, Any]) -> Event:
+    """Rebuild an event from storage, upcasting step by step to the current schema."""
+    model = EVENTS.get(event_type)
+    if model is None:
+        raise EventDecodeError(f"unknown event type {event_type!r}")
+    current = model.schema_version
+    if not 1 <= schema_version <= current:
+        raise EventDecodeError(
+            f"{event_type}: schema_version {schema_version} not readable; current is {current}"
+        )
+    payload: Mapping[str, Any] = data
+    for version in range(schema_version, current):
+        upcast = UPCASTERS.get((event_type, version))
+        if upcast is None:
+            raise EventDecodeError(f"{event_type}: no upcaster from version {version}")
+        payload = upcast(dict(payload))
+    try:
+        return model.model_validate(payload, strict=False)
+    except ValidationError as exc:
+        raise EventDecodeError(f"{event_type} v{schema_version}: {exc}") from None

@@ -1,0 +1,290 @@
+"""`EventStore`: append to streams, read streams and the global feed, verify the chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+import asyncpg
+
+from store.digest import content_digest
+from store.errors import ConcurrencyConflict, IdempotencyConflict, StoreError, UnknownCheckpoint
+from store.migrate import migrate as run_migrations
+from store.model import (
+    AppendResult,
+    EventMetadata,
+    NewEvent,
+    RecordedEvent,
+    StreamHead,
+    VerificationReport,
+)
+from store.verify import ChainVerifier
+
+Executor = asyncpg.Connection | asyncpg.Pool
+
+_APPEND_SQL = """
+SELECT positions, first_version, last_version, already_recorded
+  FROM accord.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+"""
+
+COLUMNS = """
+    e.position, e.tx_id, e.event_id, e.stream_id, e.version, e.event_type, e.schema_version,
+    e.data, e.actor, e.occurred_on, e.recorded_at, e.correlation_id, e.causation_id,
+    e.workflow_id, e.run_id, e.content_digest, e.prev_hash, e.hash
+"""
+
+_READ_STREAM_SQL = f"""
+SELECT {COLUMNS} FROM accord.events e
+ WHERE e.stream_id = $1 AND e.version > $2
+ ORDER BY e.version
+"""
+
+# Feed order and the no-skip argument live in accord.read_feed (0001_event_log.sql).
+_READ_ALL_SQL = f"SELECT {COLUMNS} FROM accord.read_feed($1, $2) e"
+
+_VERIFY_SQL = f"""
+SELECT {COLUMNS}, s.version AS head_version, s.head_hash
+  FROM accord.events e LEFT JOIN accord.streams s ON s.stream_id = e.stream_id
+ WHERE $1::text IS NULL OR e.stream_id = $1
+ ORDER BY e.stream_id, e.version
+"""
+
+_HEADS_WITHOUT_EVENTS_SQL = """
+SELECT s.stream_id, s.version FROM accord.streams s
+ WHERE ($1::text IS NULL OR s.stream_id = $1)
+   AND NOT EXISTS (SELECT 1 FROM accord.events e WHERE e.stream_id = s.stream_id)
+ ORDER BY s.stream_id
+"""
+
+_CONCURRENCY_CONFLICT = "AC001"
+_IDEMPOTENCY_CONFLICT = "AC002"
+_UNKNOWN_CHECKPOINT = "AC005"
+
+
+def _dump_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=_dump_json, decoder=json.loads, format="text"
+    )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset hook. The store never leaves session state behind (no SET, LISTEN, session
+    locks or open cursors), so the default reset -- an extra round trip on every release --
+    buys nothing. asyncpg still rolls back any transaction left open before calling this."""
+
+
+def recorded_event(row: asyncpg.Record) -> RecordedEvent:
+    return RecordedEvent(
+        position=row[0],
+        tx_id=row[1],
+        event_id=row[2],
+        stream_id=row[3],
+        version=row[4],
+        event_type=row[5],
+        schema_version=row[6],
+        data=row[7],
+        metadata=EventMetadata(
+            actor=row[8],
+            occurred_on=row[9],
+            correlation_id=row[11],
+            causation_id=row[12],
+            workflow_id=row[13],
+            run_id=row[14],
+        ),
+        recorded_at=row[10],
+        content_digest=row[15],
+        prev_hash=row[16],
+        hash=row[17],
+    )
+
+
+async def append_events(
+    db: Executor, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+) -> AppendResult:
+    """Append `events` as versions expected_version+1.. of `stream_id`, in one round trip.
+
+    Usable on a pool or on a connection (inside the caller's transaction, e.g. in tests that
+    hold a write open). `EventStore.append` is this on the store's pool.
+    """
+    args = _append_arguments(stream_id, expected_version, events)
+    try:
+        row = await db.fetchrow(_APPEND_SQL, *args)
+    except asyncpg.PostgresError as error:
+        raise await _store_error(db, error, stream_id, expected_version) from error
+    assert row is not None  # the function always returns one row
+    return AppendResult(
+        stream_id=stream_id,
+        first_version=row["first_version"],
+        last_version=row["last_version"],
+        positions=list(row["positions"]),
+        already_recorded=row["already_recorded"],
+    )
+
+
+def _append_arguments(
+    stream_id: str, expected_version: int, events: Sequence[NewEvent]
+) -> tuple[Any, ...]:
+    if not events:
+        raise ValueError("append needs at least one event")
+    if expected_version < 0:
+        raise ValueError(f"expected_version must be >= 0 (0 = new stream), not {expected_version}")
+    if len({e.event_id for e in events}) != len(events):
+        raise ValueError("an event id appears twice in one append")
+    return (
+        stream_id,
+        expected_version,
+        [e.event_id for e in events],
+        [e.event_type for e in events],
+        [e.schema_version for e in events],
+        [e.data for e in events],
+        [e.metadata.actor for e in events],
+        [e.metadata.occurred_on for e in events],
+        [e.metadata.correlation_id for e in events],
+        [e.metadata.causation_id for e in events],
+        [e.metadata.workflow_id for e in events],
+        [e.metadata.run_id for e in events],
+        [
+            content_digest(
+                event_id=e.event_id,
+                stream_id=stream_id,
+                version=expected_version + i,
+                event_type=e.event_type,
+                schema_version=e.schema_version,
+                data=e.data,
+                metadata=e.metadata,
+            )
+            for i, e in enumerate(events, start=1)
+        ],
+    )
+
+
+async def _store_error(
+    db: Executor, error: asyncpg.PostgresError, stream_id: str, expected_version: int
+) -> Exception:
+    state = error.sqlstate
+    detail = getattr(error, "detail", None) or ""
+    if state == _CONCURRENCY_CONFLICT:
+        return ConcurrencyConflict(stream_id, expected_version, int(detail))
+    if state == _IDEMPOTENCY_CONFLICT:
+        return IdempotencyConflict(stream_id, UUID(detail) if detail else None)
+    if isinstance(error, asyncpg.UniqueViolationError):
+        constraint = getattr(error, "constraint_name", None)
+        # Lost a race the function's own checks could not see: another transaction recorded
+        # the same event id (elsewhere), or wrote this stream without the stream lock.
+        if constraint == "events_event_id_key":
+            return IdempotencyConflict(stream_id, None)
+        if constraint in ("events_stream_version_key", "streams_pkey"):
+            actual = await db.fetchval(
+                "SELECT coalesce(max(version), 0) FROM accord.streams WHERE stream_id = $1",
+                stream_id,
+            )
+            return ConcurrencyConflict(stream_id, expected_version, int(actual))
+    return StoreError(f"append to {stream_id!r} failed: {error}")
+
+
+class EventStore:
+    """The event store of record, over an asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, min_size: int = 2, max_size: int = 10, migrate: bool = True
+    ) -> EventStore:
+        if migrate:
+            await run_migrations(url)
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_keep_session,
+        )
+        return cls(pool)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> AppendResult:
+        """Append to a stream whose current version the caller states (0 = new stream).
+
+        Raises ConcurrencyConflict if the stream is elsewhere, IdempotencyConflict if an event
+        id is recorded with other content. Retrying an append that already succeeded returns
+        the recorded positions with `already_recorded=True` and writes nothing.
+        """
+        return await append_events(self._pool, stream_id, expected_version, events)
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        rows = await self._pool.fetch(_READ_STREAM_SQL, stream_id, after_version)
+        return [recorded_event(row) for row in rows]
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """The next events of the global feed after the checkpoint `after_position`.
+
+        The checkpoint is the position of the last event processed (0 = from the start).
+        Never skips a late commit; see store/README.md for the ordering argument.
+        """
+        try:
+            rows = await self._pool.fetch(_READ_ALL_SQL, after_position, limit)
+        except asyncpg.PostgresError as error:
+            if error.sqlstate == _UNKNOWN_CHECKPOINT:
+                raise UnknownCheckpoint(after_position) from error
+            raise
+        return [recorded_event(row) for row in rows]
+
+    async def stream_version(self, stream_id: str) -> int:
+        version = await self._pool.fetchval(
+            "SELECT version FROM accord.streams WHERE stream_id = $1", stream_id
+        )
+        return int(version or 0)
+
+    async def heads(self) -> list[StreamHead]:
+        rows = await self._pool.fetch(
+            "SELECT stream_id, version, head_hash FROM accord.streams ORDER BY stream_id"
+        )
+        return [StreamHead(r["stream_id"], r["version"], r["head_hash"].hex()) for r in rows]
+
+    async def verify(
+        self, stream_id: str | None = None, *, batch_size: int = 1000
+    ) -> VerificationReport:
+        """Recompute every digest and chain link; report the first broken link per stream.
+
+        Streams the log through a cursor in one repeatable-read snapshot, so heads and
+        events are compared as of the same moment and memory stays flat.
+        """
+        checker = ChainVerifier()
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            async for row in conn.cursor(_VERIFY_SQL, stream_id, prefetch=batch_size):
+                checker.check(recorded_event(row), row["head_version"], row["head_hash"])
+            checker.finish()
+            for row in await conn.fetch(_HEADS_WITHOUT_EVENTS_SQL, stream_id):
+                checker.head_without_events(row["stream_id"], row["version"])
+        return checker.report()

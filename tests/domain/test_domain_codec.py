@@ -1,0 +1,64 @@
+"""Event encoding, decoding and upcasting."""
+
+from __future__ import annotations
+
+import pytest
+from domain_scenario import CHAIR, MFA_HEAD, SYSTEM, run_to
+
+from domain import (
+    EVENTS,
+    ContactLogged,
+    EventDecodeError,
+    Stage,
+    decode_event,
+    encode_event,
+)
+from domain.codec import UPCASTERS
+
+
+def test_every_event_type_is_registered_under_its_class_name() -> None:
+    assert len(EVENTS) == 36
+    for name, model in EVENTS.items():
+        assert model.event_type == name == model.__name__
+        assert model.schema_version >= 1
+        assert "occurred_on" in model.model_fields
+
+
+def test_round_trip_of_every_emitted_event() -> None:
+    run = run_to(Stage.UNDER_REVIEW)
+    run.do("review_reminder_due", SYSTEM, report_version=1)
+    run.do("review_deadline_reached", SYSTEM, report_version=1)
+    run.do("submit_conclusions", MFA_HEAD, report_version=1)
+    run.do("suspend", CHAIR, reason="pause")
+    for event in run.events:
+        event_type, version, data = encode_event(event)
+        assert (event_type, version) == (event.event_type, event.schema_version)
+        assert decode_event(event_type, version, data) == event
+
+
+def test_contact_logged_v1_is_upcast_to_v2() -> None:
+    v1 = {"occurred_on": "2018-05-17", "venue": "The Hague", "modality": "membership"}
+    event = decode_event("ContactLogged", 1, v1)
+    assert isinstance(event, ContactLogged)
+    assert event.modalities == ("membership",)
+    assert ContactLogged.schema_version == 2
+    no_modality = decode_event("ContactLogged", 1, {"occurred_on": "2018-05-17", "venue": "x"})
+    assert isinstance(no_modality, ContactLogged) and no_modality.modalities == ()
+    assert v1 == {"occurred_on": "2018-05-17", "venue": "The Hague", "modality": "membership"}
+
+
+def test_decode_errors_are_clear() -> None:
+    with pytest.raises(EventDecodeError, match="unknown event type 'TreatySigned'"):
+        decode_event("TreatySigned", 1, {})
+    with pytest.raises(EventDecodeError, match="schema_version 3 not readable; current is 2"):
+        decode_event("ContactLogged", 3, {})
+    with pytest.raises(EventDecodeError, match="schema_version 0"):
+        decode_event("ProcessClosed", 0, {})
+    with pytest.raises(EventDecodeError, match="ProcessClosed v1"):
+        decode_event("ProcessClosed", 1, {"occurred_on": "2020-01-01", "extra": 1})
+
+
+def test_missing_upcaster_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(UPCASTERS, ("ContactLogged", 1))
+    with pytest.raises(EventDecodeError, match="no upcaster from version 1"):
+        decode_event("ContactLogged", 1, {"occurred_on": "2018-05-17", "venue": "x"})

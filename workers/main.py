@@ -1,0 +1,100 @@
+"""`accord worker`: runs Accord's workflows and activities until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.recording import ProcessRecorder
+from store import EventStore
+from store.embedded import database_url
+from store.projections import Projections
+from workers import logs
+from workers.config import TemporalSettings
+from workflows.mission import EvaluationMissionWorkflow
+from workflows.process import CooperationProcessWorkflow
+from workflows.review import ReportReviewWorkflow
+
+WORKFLOWS = [CooperationProcessWorkflow, EvaluationMissionWorkflow, ReportReviewWorkflow]
+
+# Pure, deterministic modules shared by workflows: imported once outside the sandbox
+# instead of being re-imported for every workflow run.
+PASSTHROUGH = ("domain", "pydantic", "pydantic_core", "annotated_types", "workflows.contracts",
+               "activities.contracts")
+
+log = structlog.get_logger("accord.worker")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
+def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
+    recorder = ProcessRecorder(store, Projections(store))
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[recorder.record_events],
+        workflow_runner=workflow_runner(),
+        max_concurrent_activities=int(os.environ.get("ACCORD_MAX_CONCURRENT_ACTIVITIES", "50")),
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, task_queue: str, db_url: str | None = None
+) -> AsyncIterator[Worker]:
+    """A worker running in this process (used by the CLI's embedded mode and the tests)."""
+    store = await EventStore.connect(db_url or database_url())
+    try:
+        worker = build_worker(client, store, task_queue)
+        async with worker:
+            yield worker
+    finally:
+        await store.close()
+
+
+async def serve() -> None:
+    settings = TemporalSettings.from_env()
+    client = await settings.connect()
+    store = await EventStore.connect(database_url())
+    worker = build_worker(client, store, settings.task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker started",
+        address=settings.address,
+        namespace=settings.namespace,
+        task_queue=settings.task_queue,
+    )
+    run = asyncio.create_task(worker.run())
+    await stop.wait()
+    log.info("shutting down: finishing in-flight tasks")
+    await worker.shutdown()
+    await run
+    await store.close()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    logs.configure(os.environ.get("ACCORD_LOG_LEVEL", "INFO"))
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
