@@ -49,9 +49,13 @@ class ProcessRecorder:
         try:
             result = await self._store.append(request.stream_id, request.expected_version, events)
         except ConcurrencyConflict as err:
-            raise ApplicationError(str(err), type="ConcurrencyConflict", non_retryable=True) from err
+            raise ApplicationError(
+                str(err), type="ConcurrencyConflict", non_retryable=True
+            ) from err
         except IdempotencyConflict as err:
-            raise ApplicationError(str(err), type="IdempotencyConflict", non_retryable=True) from err
+            raise ApplicationError(
+                str(err), type="IdempotencyConflict", non_retryable=True
+            ) from err
         await self._projections.refresh(request.stream_id)
         activity.logger.info(
             "recorded %d event(s) on %s (versions %d..%d%s)",

@@ -34,7 +34,8 @@ def temporal_binary() -> str:
     if found:
         return found
     raise FileNotFoundError(
-        "no temporal binary: run `make setup` (builds .tools/bin/temporal) or set ACCORD_TEMPORAL_BIN"
+        "no temporal binary: run `make setup` (builds .tools/bin/temporal)"
+        " or set ACCORD_TEMPORAL_BIN"
     )
 
 
@@ -74,12 +75,19 @@ class DevServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "temporal.log").open("ab")
         args = [
-            temporal_binary(), "server", "start-dev",
-            "--db-filename", str(self.data_dir / "temporal.db"),
-            "--ip", "127.0.0.1",
-            "--port", str(self.port),
-            "--ui-port", str(self.ui_port),
-            "--log-level", "warn",
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.data_dir / "temporal.db"),
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--ui-port",
+            str(self.ui_port),
+            "--log-level",
+            "warn",
             *dev_server_flags(),
             *extra_args,
         ]
@@ -88,8 +96,9 @@ class DevServer:
         deadline = time.monotonic() + timeout
         while not self.running():
             if proc.poll() is not None:
+                log_path = self.data_dir / "temporal.log"
                 raise RuntimeError(
-                    f"temporal dev server exited with {proc.returncode}; see {self.data_dir / 'temporal.log'}"
+                    f"temporal dev server exited ({proc.returncode}); see {log_path}"
                 )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"temporal dev server did not listen on {self.address}")

@@ -7,8 +7,8 @@ Every command that prints has a `--json` form for scripts. Exit codes: 0 success
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -158,9 +158,7 @@ async def _cmd_scenario(args: argparse.Namespace) -> int:
 
     try:
         async with open_session(stop_started_server=not args.keep_server) as session:
-            runs = [
-                await run_scenario(session, Path(f), quiet=args.json) for f in args.files
-            ]
+            runs = [await run_scenario(session, Path(f), quiet=args.json) for f in args.files]
     except ScenarioError as err:
         print(f"accord: {err}", file=sys.stderr)
         return 2

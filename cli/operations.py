@@ -71,7 +71,7 @@ async def start_process(
                 SearchAttributePair(search.STAGE, "contact"),
             ]
         ),
-        static_summary=f"{partner} × {config.national_body.short_name or config.national_body.name}"
+        static_summary=f"{partner} / {config.national_body.short_name or config.national_body.name}"
         f" ({config.country}): cooperation process {config.process_id}",
         static_details=_static_details(config),
     )

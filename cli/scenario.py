@@ -102,7 +102,7 @@ _ScenarioLoader.add_implicit_resolver(
 
 
 def read_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_ScenarioLoader)
 
 
 def load(path: Path) -> Scenario:
@@ -208,7 +208,9 @@ async def run_scenario(
         session, {**scenario.process, "process_id": process_id}, default_on=first_date
     )
     if not opened.accepted:
-        raise ScenarioError(f"{path}: process: open_process rejected: {opened.code}: {opened.message}")
+        raise ScenarioError(
+            f"{path}: process: open_process rejected: {opened.code}: {opened.message}"
+        )
     _progress(f"opened {process_id} (workflow {workflow_id}, run suffix {run_suffix})", quiet)
 
     results: list[StepResult] = []

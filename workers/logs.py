@@ -12,16 +12,24 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 
-def _temporal_context(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """Lift the ids temporalio puts in `extra` to top-level keys."""
     record = event_dict.get("_record")
     if record is not None:
         for key in ("temporal_workflow", "temporal_activity"):
             value = getattr(record, key, None)
             if isinstance(value, dict):
-                for name in ("workflow_id", "run_id", "workflow_type", "activity_id", "activity_type", "attempt"):
+                for name in (
+                    "workflow_id",
+                    "run_id",
+                    "workflow_type",
+                    "activity_id",
+                    "activity_type",
+                    "attempt",
+                ):
                     if name in value:
                         event_dict.setdefault(name, value[name])
     return event_dict
@@ -37,9 +45,7 @@ def configure(level: str = "INFO", json: bool | None = None) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -61,5 +67,5 @@ def configure(level: str = "INFO", json: bool | None = None) -> None:
     root.setLevel(level.upper())
 
 
-def _identity(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _identity(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
@@ -28,8 +28,14 @@ WORKFLOWS = [CooperationProcessWorkflow, EvaluationMissionWorkflow, ReportReview
 
 # Pure, deterministic modules shared by workflows: imported once outside the sandbox
 # instead of being re-imported for every workflow run.
-PASSTHROUGH = ("domain", "pydantic", "pydantic_core", "annotated_types", "workflows.contracts",
-               "activities.contracts")
+PASSTHROUGH = (
+    "domain",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "workflows.contracts",
+    "activities.contracts",
+)
 
 log = structlog.get_logger("accord.worker")
 

@@ -46,7 +46,7 @@ class EvaluationMissionWorkflow:
                 timeout=timedelta(seconds=watch.consent_deadline_seconds),
                 timeout_summary=f"consent deadline, ToR v{watch.tor_version}",
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await report_timer(
                 watch.process_workflow_id,
                 "consent_deadline_reached",

@@ -103,6 +103,7 @@ class CooperationProcessWorkflow:
         self._children: dict[str, ChildRef] = {c.kind: c for c in start.children}
         self._timers: list[TimerFired] = []
         self._lock = asyncio.Lock()
+        self._idle_since = 0
         self._opened = self._state.stage is not None
         # Updates can arrive in the very first workflow task, before `run` has recorded
         # `ProcessOpened`: they are validated against the state the opening will produce
@@ -182,17 +183,15 @@ class CooperationProcessWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not self._timers:
                     workflow.continue_as_new(self._carry_over(start))
-            version = self._state.version
+            self._idle_since = self._state.version
             dormancy = self._dormancy_timeout()
             try:
                 await workflow.wait_condition(
-                    lambda: bool(self._timers)
-                    or self._state.version != version
-                    or self._state.stage in TERMINAL_STAGES,
+                    self._something_happened,
                     timeout=dormancy,
                     timeout_summary="dormancy: no activity" if dormancy else None,
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._timers.append(
                     TimerFired(
                         command="dormancy_due",
@@ -211,6 +210,14 @@ class CooperationProcessWorkflow:
             process_id=self._state.config.process_id if self._state.config else "",
             stage=str(self._state.stage),
             version=self._state.version,
+        )
+
+    def _something_happened(self) -> bool:
+        """A timer report, a new event, or the end: the loop has work (or the idle ends)."""
+        return (
+            bool(self._timers)
+            or self._state.version != self._idle_since
+            or self._state.stage in TERMINAL_STAGES
         )
 
     def _dormancy_timeout(self) -> timedelta | None:
@@ -247,9 +254,7 @@ class CooperationProcessWorkflow:
 
     # -- recording ---------------------------------------------------------------------
 
-    async def _execute(
-        self, command: Command, update: workflow.UpdateInfo | None
-    ) -> CommandResult:
+    async def _execute(self, command: Command, update: workflow.UpdateInfo | None) -> CommandResult:
         events = decide(self._state, command)
         if not events:
             return CommandResult(command=command.name, stage=str(self._state.stage), events=[])
@@ -297,7 +302,7 @@ class CooperationProcessWorkflow:
             run_id=info.run_id,
         )
         names = ", ".join(e.event_type for e in events)
-        return await workflow.execute_activity(
+        recorded: RecordResult = await workflow.execute_activity(
             "record_events",
             request,
             result_type=RecordResult,
@@ -305,6 +310,7 @@ class CooperationProcessWorkflow:
             retry_policy=RECORD_RETRY,
             summary=f"record {names}"[:200],
         )
+        return recorded
 
     # -- children ----------------------------------------------------------------------
 
@@ -365,9 +371,7 @@ class CooperationProcessWorkflow:
             kind="mission", workflow_id=child_id, subject_version=tor_version
         )
 
-    async def _start_review(
-        self, report_version: int, event: Event, rearmed: bool = False
-    ) -> None:
+    async def _start_review(self, report_version: int, event: Event, rearmed: bool = False) -> None:
         config = self._require_config()
         view = process_view(self._state)
         if not view.pending_reviews:

@@ -76,7 +76,7 @@ class ReportReviewWorkflow:
                     timeout=timedelta(seconds=wait),
                     timeout_summary=f"{agency}: {label}, report v{watch.report_version}",
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if due_is_deadline:
                     continue  # the loop reports the deadline
                 reminders += 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from domain_scenario import CHAIR, MFA_HEAD, SYSTEM, run_to
 
 from domain import (
     EVENTS,
@@ -14,6 +13,7 @@ from domain import (
     encode_event,
 )
 from domain.codec import UPCASTERS
+from tests.domain.domain_scenario import CHAIR, MFA_HEAD, SYSTEM, run_to
 
 
 def test_every_event_type_is_registered_under_its_class_name() -> None:

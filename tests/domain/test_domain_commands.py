@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-from domain_scenario import CHAIR, DG, SYSTEM
 
 from domain import (
     COMMANDS,
@@ -19,6 +18,7 @@ from domain import (
     parse_command,
 )
 from domain.stages import ALLOWED_IN
+from tests.domain.domain_scenario import CHAIR, DG, SYSTEM
 
 CONTACT: dict[str, Any] = {
     "actor": CHAIR,

@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from domain_scenario import CONFIG
 
 from domain import Actor, DomainError, ProcessConfig, parse_command
+from tests.domain.domain_scenario import CONFIG
 
 
 def config(**changes: Any) -> dict[str, Any]:

@@ -7,7 +7,22 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from domain_scenario import (
+
+from domain import (
+    ConsentGranted,
+    ConsentOverdue,
+    ConsentRefused,
+    DomainError,
+    Escalated,
+    MissionCompleted,
+    MissionProposed,
+    MissionRescheduled,
+    MissionStarted,
+    Stage,
+    decide,
+)
+from domain.state import amend, frozen_map
+from tests.domain.domain_scenario import (
     AGENCIES,
     CHAIR,
     CONFIG,
@@ -25,21 +40,6 @@ from domain_scenario import (
     command,
     run_to,
 )
-
-from domain import (
-    ConsentGranted,
-    ConsentOverdue,
-    ConsentRefused,
-    DomainError,
-    Escalated,
-    MissionCompleted,
-    MissionProposed,
-    MissionRescheduled,
-    MissionStarted,
-    Stage,
-    decide,
-)
-from domain.state import amend, frozen_map
 
 
 def mission(run: Run, tor: int, start_in: int = 30, days: int = 11, **extra: Any) -> dict[str, Any]:

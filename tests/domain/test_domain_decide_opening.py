@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from domain_scenario import (
+from domain import (
+    ContactLogged,
+    InstrumentCleared,
+    InstrumentProposed,
+    InstrumentSigned,
+    MeetingRecorded,
+    NegotiationsOpened,
+    OpinionSubmitted,
+    ProcessOpened,
+    ProcessReengaged,
+    ProcessWentDormant,
+    RepresentativeAssigned,
+    Stage,
+)
+from tests.domain.domain_scenario import (
     CHAIR,
     CONFIG,
     DG,
@@ -20,21 +34,6 @@ from domain_scenario import (
     Json,
     Run,
     run_to,
-)
-
-from domain import (
-    ContactLogged,
-    InstrumentCleared,
-    InstrumentProposed,
-    InstrumentSigned,
-    MeetingRecorded,
-    NegotiationsOpened,
-    OpinionSubmitted,
-    ProcessOpened,
-    ProcessReengaged,
-    ProcessWentDormant,
-    RepresentativeAssigned,
-    Stage,
 )
 
 CONTACT: Json = {"venue": "The Hague", "modalities": ["membership", "bilateral_agreement"]}

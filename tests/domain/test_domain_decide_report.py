@@ -6,22 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from domain_scenario import (
-    AGENCIES,
-    CHAIR,
-    CONFIG,
-    DG,
-    MFA_HEAD,
-    MFA_REP,
-    PA_HEAD,
-    POLICY_DIRECTOR,
-    SECRETARY,
-    SSS_HEAD,
-    SYSTEM,
-    Json,
-    Run,
-    run_to,
-)
 
 from domain import (
     ConclusionsSubmitted,
@@ -43,6 +27,22 @@ from domain import (
     ReviewSubmitted,
     RevisionRequested,
     Stage,
+)
+from tests.domain.domain_scenario import (
+    AGENCIES,
+    CHAIR,
+    CONFIG,
+    DG,
+    MFA_HEAD,
+    MFA_REP,
+    PA_HEAD,
+    POLICY_DIRECTOR,
+    SECRETARY,
+    SSS_HEAD,
+    SYSTEM,
+    Json,
+    Run,
+    run_to,
 )
 
 REPORT: Json = {

@@ -7,22 +7,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from domain_scenario import (
-    CHAIR,
-    CONFIG,
-    DG,
-    MFA_HEAD,
-    MFA_REP,
-    MISSION_MEMBER,
-    PA_HEAD,
-    POLICY_DIRECTOR,
-    SECRETARY,
-    SIGNATORIES,
-    SSS_HEAD,
-    SYSTEM,
-    WORKING_GROUP,
-    actor,
-)
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -50,6 +34,22 @@ from domain import (
     process_view,
 )
 from domain.stages import ALLOWED_IN, TERMINAL
+from tests.domain.domain_scenario import (
+    CHAIR,
+    CONFIG,
+    DG,
+    MFA_HEAD,
+    MFA_REP,
+    MISSION_MEMBER,
+    PA_HEAD,
+    POLICY_DIRECTOR,
+    SECRETARY,
+    SIGNATORIES,
+    SSS_HEAD,
+    SYSTEM,
+    WORKING_GROUP,
+    actor,
+)
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 

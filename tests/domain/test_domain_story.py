@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from domain_scenario import (
+from domain import Stage, decode_event, describe, encode_event, fold, process_view
+from tests.domain.domain_scenario import (
     CHAIR,
     CONFIG,
     DG,
@@ -20,8 +21,6 @@ from domain_scenario import (
     Run,
     actor,
 )
-
-from domain import Stage, decode_event, describe, encode_event, fold, process_view
 
 AMBASSADOR = actor("mfa", "representative", "Ambassador of Azerbaijan to the Netherlands")
 TITLE = "Assessment Report: Accounting for Missing Persons in the Republic of Azerbaijan"

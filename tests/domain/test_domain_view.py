@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from domain_scenario import DG, MFA_HEAD, SYSTEM, Run, run_to
 
 from domain import (
     COMMANDS,
@@ -19,6 +18,7 @@ from domain import (
     process_view,
 )
 from domain.policy import allowed_text
+from tests.domain.domain_scenario import DG, MFA_HEAD, SYSTEM, Run, run_to
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ import uuid
 from datetime import date
 
 import pytest
-from store_support import event, metadata
 
 from store import (
     ConcurrencyConflict,
@@ -17,6 +16,7 @@ from store import (
     StoreError,
 )
 from store.digest import GENESIS_HASH, chain_hash
+from tests.store.store_support import event, metadata
 
 
 async def count_rows(store: EventStore, stream_id: str) -> tuple[int, int]:

@@ -10,10 +10,10 @@ from collections import defaultdict
 
 import asyncpg
 import pytest
-from store_support import drain, event
 
 from store import ConcurrencyConflict, EventStore, RecordedEvent, UnknownCheckpoint
 from store.eventstore import _init_connection, append_events
+from tests.store.store_support import drain, event
 
 
 async def feed_head(store: EventStore) -> int:

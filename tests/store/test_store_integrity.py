@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from store_support import event
 
 from store import EventStore, StreamHead, migrate
 from store.migrate import migrations
+from tests.store.store_support import event
 
 
 async def test_update_delete_truncate_refused_even_for_superuser(

@@ -31,12 +31,24 @@ def process_block(process_id: str, **durations: str) -> dict[str, Any]:
         "partner": {"name": "International Commission on Missing Persons", "short_name": "ICMP"},
         "national_body": {"name": "State Commission", "short_name": "State Commission"},
         "agencies": [
-            {"key": "mfa", "name": "Ministry of Foreign Affairs", "channel": True,
-             "consent_required": True, "reviewer": True},
-            {"key": "presidential_administration", "name": "Presidential Administration",
-             "escalation_target": True},
-            {"key": "state_security_service", "name": "State Security Service",
-             "consent_required": True, "reviewer": True},
+            {
+                "key": "mfa",
+                "name": "Ministry of Foreign Affairs",
+                "channel": True,
+                "consent_required": True,
+                "reviewer": True,
+            },
+            {
+                "key": "presidential_administration",
+                "name": "Presidential Administration",
+                "escalation_target": True,
+            },
+            {
+                "key": "state_security_service",
+                "name": "State Security Service",
+                "consent_required": True,
+                "reviewer": True,
+            },
         ],
         "durations": {**SLOW, **durations},
         "max_revisions": 1,
@@ -70,33 +82,65 @@ class Driver:
         return outcome
 
     async def to_negotiating(self) -> None:
-        await self.ok("log_contact", "2018-05-17", MFA_HEAD, venue="The Hague",
-                      modalities=["membership"])
+        await self.ok(
+            "log_contact", "2018-05-17", MFA_HEAD, venue="The Hague", modalities=["membership"]
+        )
         await self.ok("submit_opinion", "2018-06-01", NB_SECRETARY, recommendation="negotiate")
-        await self.ok("assign_representative", "2018-06-02", MFA_HEAD,
-                      representative="MFA representative")
+        await self.ok(
+            "assign_representative", "2018-06-02", MFA_HEAD, representative="MFA representative"
+        )
 
     async def to_instrument_signed(self) -> None:
         await self.to_negotiating()
-        await self.ok("propose_instrument", "2021-11-15", ICMP_POLICY, type="protocol_of_intent",
-                      draft_version=1)
+        await self.ok(
+            "propose_instrument",
+            "2021-11-15",
+            ICMP_POLICY,
+            type="protocol_of_intent",
+            draft_version=1,
+        )
         await self.ok("clear_instrument", "2022-03-01", MFA_HEAD, draft_version=1)
-        await self.ok("sign_instrument", "2022-04-04", NB_CHAIR, draft_version=1, place="Baku",
-                      signatories=[{**NB_CHAIR, "name": "Chair"},
-                                   {**ICMP_DG, "name": "Kathryne Bomberger"}])
+        await self.ok(
+            "sign_instrument",
+            "2022-04-04",
+            NB_CHAIR,
+            draft_version=1,
+            place="Baku",
+            signatories=[{**NB_CHAIR, "name": "Chair"}, {**ICMP_DG, "name": "Kathryne Bomberger"}],
+        )
 
     async def to_mission_planning(self) -> None:
         await self.to_instrument_signed()
-        await self.ok("propose_mission", "2023-03-01", ICMP_POLICY, tor_version=1,
-                      planned_start="2023-06-05", planned_end="2023-06-16",
-                      team=["Andreas Kleiser"], agencies_to_meet=["mfa"])
+        await self.ok(
+            "propose_mission",
+            "2023-03-01",
+            ICMP_POLICY,
+            tor_version=1,
+            planned_start="2023-06-05",
+            planned_end="2023-06-16",
+            team=["Andreas Kleiser"],
+            agencies_to_meet=["mfa"],
+        )
 
     async def to_under_review(self) -> None:
         await self.to_mission_planning()
         await self.ok("grant_consent", "2023-04-01", MFA_HEAD, tor_version=1)
         await self.ok("grant_consent", "2023-04-02", SSS_HEAD, tor_version=1)
         await self.ok("start_mission", "2023-06-05", ICMP_POLICY)
-        await self.ok("complete_mission", "2023-06-16", ICMP_POLICY, actual_start="2023-06-05",
-                      actual_end="2023-06-16", mode="in_person")
-        await self.ok("deliver_report", "2024-05-15", ICMP_DG, title="Assessment Report",
-                      version=1, recipient="mfa", classification="restricted")
+        await self.ok(
+            "complete_mission",
+            "2023-06-16",
+            ICMP_POLICY,
+            actual_start="2023-06-05",
+            actual_end="2023-06-16",
+            mode="in_person",
+        )
+        await self.ok(
+            "deliver_report",
+            "2024-05-15",
+            ICMP_DG,
+            title="Assessment Report",
+            version=1,
+            recipient="mfa",
+            classification="restricted",
+        )

@@ -26,6 +26,7 @@ from tests.workflows.builders import (
 )
 from workers.main import build_worker
 from workflows.contracts import ProcessStart
+from workflows.mission import EvaluationMissionWorkflow
 from workflows.process import CooperationProcessWorkflow
 
 
@@ -33,8 +34,8 @@ def pid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.2)
@@ -58,15 +59,30 @@ async def test_each_rejection_code_leaves_no_trace(session: Session, store: Even
     before_view = await Projections(store).view(p.workflow_id)
 
     cases: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
-        ("invalid_input", "submit_opinion", "2018-06-01", NB_SECRETARY,
-         {"recommendation": "negotiate", "victim_names": ["x"]}),
-        ("invalid_input", "submit_opinion", "2018-06-01", NB_SECRETARY,
-         {"recommendation": "negotiate", "summary": "x" * 100_000}),
+        (
+            "invalid_input",
+            "submit_opinion",
+            "2018-06-01",
+            NB_SECRETARY,
+            {"recommendation": "negotiate", "victim_names": ["x"]},
+        ),
+        (
+            "invalid_input",
+            "submit_opinion",
+            "2018-06-01",
+            NB_SECRETARY,
+            {"recommendation": "negotiate", "summary": "x" * 100_000},
+        ),
         ("invalid_input", "submit_opinion", "2018-06-01", NB_SECRETARY, {"recommendation": 7}),
         ("not_allowed", "submit_opinion", "2018-06-01", ICMP_DG, {"recommendation": "negotiate"}),
         ("wrong_stage", "start_mission", "2018-06-01", ICMP_POLICY, {}),
-        ("out_of_order", "submit_opinion", "2017-01-01", NB_SECRETARY,
-         {"recommendation": "negotiate"}),
+        (
+            "out_of_order",
+            "submit_opinion",
+            "2017-01-01",
+            NB_SECRETARY,
+            {"recommendation": "negotiate"},
+        ),
         ("guard_failed", "clear_instrument", "2018-06-01", MFA_HEAD, {"draft_version": 1}),
     ]
     for code, name, on, actor, fields in cases:
@@ -76,8 +92,9 @@ async def test_each_rejection_code_leaves_no_trace(session: Session, store: Even
             continue  # clear_instrument before any proposal is refused by stage first
         assert outcome.code == code, (name, outcome)
         assert outcome.message
-    field_outcome = await p.send("submit_opinion", "2018-06-01", NB_SECRETARY,
-                                 recommendation="negotiate", victim_names=["x"])
+    field_outcome = await p.send(
+        "submit_opinion", "2018-06-01", NB_SECRETARY, recommendation="negotiate", victim_names=["x"]
+    )
     assert field_outcome.field and "victim_names" in field_outcome.field
     assert "victim_names" in (field_outcome.message or "")
 
@@ -91,10 +108,9 @@ async def test_terminal_process_accepts_nothing(session: Session, store: EventSt
     await p.open()
     await p.ok("log_contact", "2018-05-17", MFA_HEAD, venue="The Hague")
     await p.ok("withdraw", "2018-06-01", ICMP_DG, reason="No mandate")
-    handle = session.client.get_workflow_handle(p.workflow_id)
-    assert (await handle.result())["stage"] == "withdrawn"  # type: ignore[index]
-    outcome = await p.send("submit_opinion", "2018-06-02", NB_SECRETARY,
-                           recommendation="negotiate")
+    handle = session.client.get_workflow_handle_for(CooperationProcessWorkflow.run, p.workflow_id)
+    assert (await handle.result()).stage == "withdrawn"
+    outcome = await p.send("submit_opinion", "2018-06-02", NB_SECRETARY, recommendation="negotiate")
     assert outcome.code == "terminal"
     assert (await event_types(store, p.workflow_id))[-1] == "ProcessWithdrawn"
 
@@ -103,7 +119,9 @@ async def test_withdrawal_cancels_mission_child(session: Session, store: EventSt
     p = Driver(session, pid("withdraw"))
     await p.open()
     await p.to_mission_planning()
-    child = session.client.get_workflow_handle(f"{p.workflow_id}-mission-tor1")
+    child = session.client.get_workflow_handle_for(
+        EvaluationMissionWorkflow.run, f"{p.workflow_id}-mission-tor1"
+    )
     assert (await child.describe()).status == WorkflowExecutionStatus.RUNNING
     await p.ok("withdraw", "2023-03-05", NB_CHAIR, reason="Government decision")
 
@@ -111,8 +129,7 @@ async def test_withdrawal_cancels_mission_child(session: Session, store: EventSt
         return (await child.describe()).status != WorkflowExecutionStatus.RUNNING
 
     await eventually(child_done)
-    result = await child.result()
-    assert result["closed_by"] == "cancelled"  # type: ignore[index]
+    assert (await child.result()).closed_by == "cancelled"
     parent = await session.client.get_workflow_handle(p.workflow_id).describe()
     assert parent.status == WorkflowExecutionStatus.COMPLETED
 
@@ -167,12 +184,16 @@ async def test_dormancy_timer(session: Session, store: EventStore) -> None:
     await p.to_negotiating()
 
     async def dormant() -> bool:
-        return (await read_status(session, p.workflow_id))["stage"] == "dormant"
+        return bool((await read_status(session, p.workflow_id))["stage"] == "dormant")
 
     await eventually(dormant)
     assert "ProcessWentDormant" in await event_types(store, p.workflow_id)
-    await p.ok("re_engage", "2021-03-01", {"party": "presidential_administration",
-                                           "role": "head"}, initiator="presidential_administration")
+    await p.ok(
+        "re_engage",
+        "2021-03-01",
+        {"party": "presidential_administration", "role": "head"},
+        initiator="presidential_administration",
+    )
     assert (await read_status(session, p.workflow_id))["stage"] == "negotiating"
 
 
@@ -185,8 +206,13 @@ async def test_worker_restarted_mid_process(
     await worker.shutdown()
     replacement = build_worker(client, store, task_queue)
     async with replacement:
-        await p.ok("propose_instrument", "2021-11-15", ICMP_POLICY, type="protocol_of_intent",
-                   draft_version=1)
+        await p.ok(
+            "propose_instrument",
+            "2021-11-15",
+            ICMP_POLICY,
+            type="protocol_of_intent",
+            draft_version=1,
+        )
         assert (await read_status(session, p.workflow_id))["stage"] == "negotiating"
     versions = [e.version for e in await store.read_stream(p.workflow_id)]
     assert versions == list(range(1, len(versions) + 1))
@@ -213,21 +239,31 @@ async def test_continue_as_new_carries_state(session: Session, store: EventStore
     p = Driver(session, process_id)
     await p.to_negotiating()
     for day in range(1, 16):
-        await p.ok("record_meeting", f"2019-01-{day:02d}", NB_SECRETARY, format="online",
-                   initiator="national_body")
+        await p.ok(
+            "record_meeting",
+            f"2019-01-{day:02d}",
+            NB_SECRETARY,
+            format="online",
+            initiator="national_body",
+        )
 
     async def new_run() -> bool:
-        return (await session.client.get_workflow_handle(workflow_id).describe()).run_id != first_run
+        return (
+            await session.client.get_workflow_handle(workflow_id).describe()
+        ).run_id != first_run
 
     await eventually(new_run)
     view = await read_status(session, workflow_id)
     assert view["stage"] == "negotiating"
     assert view["version"] == await store.stream_version(workflow_id)
-    await p.ok("propose_instrument", "2021-11-15", ICMP_POLICY, type="protocol_of_intent",
-               draft_version=1)
+    await p.ok(
+        "propose_instrument", "2021-11-15", ICMP_POLICY, type="protocol_of_intent", draft_version=1
+    )
     versions = [e.version for e in await store.read_stream(workflow_id)]
     assert versions == list(range(1, len(versions) + 1))
-    history = await session.client.get_workflow_handle(workflow_id, run_id=first_run).fetch_history()
+    history = await session.client.get_workflow_handle(
+        workflow_id, run_id=first_run
+    ).fetch_history()
     assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
 
 

@@ -1,6 +1,6 @@
 """Replay of recorded histories: a non-deterministic change to workflow code fails here.
 
-`tests/histories/*.json` are real histories of the story and its variants, exported from
+`tests/histories/<workflow id>.json` are real histories of the story and its variants, exported from
 the dev server. Regenerate them (only when the workflow code changed *compatibly*, e.g.
 behind `workflow.patched`) with:
 
@@ -45,8 +45,14 @@ def replayer() -> Replayer:
 
 def test_histories_are_committed() -> None:
     names = {p.stem for p in FILES}
-    missing = [n for n in EXPORTED if not any(name.startswith(n) for name in names)]
+    missing = [n for n in EXPORTED if f"coop-{_process_id(n)}-h" not in names]
     assert not missing, f"export the histories first (see module docstring): {missing}"
+
+
+def _process_id(scenario: str) -> str:
+    from cli.scenario import load
+
+    return str(load(SCENARIOS / f"{scenario}.yaml").process["process_id"])
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -67,12 +73,9 @@ async def test_export(session: Session) -> None:
         ids = [run.workflow_id]
         ids += [
             wf.id
-            async for wf in session.client.list_workflows(
-                f"ParentWorkflowId = '{run.workflow_id}'"
-            )
+            async for wf in session.client.list_workflows(f"ParentWorkflowId = '{run.workflow_id}'")
         ]
         for workflow_id in ids:
-            handle = session.client.get_workflow_handle(workflow_id)
-            history = await handle.fetch_history()
-            suffix = workflow_id.removeprefix(run.workflow_id)
-            (HISTORIES / f"{name}{suffix}.json").write_text(history.to_json())
+            # Named by workflow id: child ids derive from it, so replay needs the original.
+            history = await session.client.get_workflow_handle(workflow_id).fetch_history()
+            (HISTORIES / f"{workflow_id}.json").write_text(history.to_json())
