@@ -45,7 +45,7 @@ pytest: setup
 test: setup lint typecheck pytest
 
 run: setup
-	$(VENV)/bin/accord scenario run scenarios/azerbaijan-icmp.yaml --story
+	$(VENV)/bin/accord scenario run scenarios/azerbaijan-icmp.yaml --keep-server
 
 bench-store: setup
 	$(PY) -m bench.eventstore

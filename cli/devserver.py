@@ -1,7 +1,9 @@
 """The embedded Temporal dev server: the official `temporal` CLI built into `.tools/bin`.
 
 State persists in `.data/temporal.db`, so processes survive restarts, and the web UI
-listens on port 8233. The custom search attributes are registered at every start.
+listens on port 8233. The custom search attributes are registered at every start. With
+codec keys configured (`ACCORD_CODEC_KEYS`), the UI is pointed at the codec server
+(`accord codec-server`, `--ui-codec-endpoint`); a server already running keeps its flags.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from security.codec_server import ui_codec_endpoint
 from store.embedded import project_root
 from workflows.search import dev_server_flags
 
@@ -37,6 +40,12 @@ def temporal_binary() -> str:
         "no temporal binary: run `make setup` (builds .tools/bin/temporal)"
         " or set ACCORD_TEMPORAL_BIN"
     )
+
+
+def ui_codec_flags() -> list[str]:
+    """With codec keys configured, the UI decodes through `accord codec-server`."""
+    endpoint = ui_codec_endpoint()
+    return ["--ui-codec-endpoint", endpoint] if endpoint else []
 
 
 def _listening(port: int) -> bool:
@@ -89,6 +98,7 @@ class DevServer:
             "--log-level",
             "warn",
             *dev_server_flags(),
+            *ui_codec_flags(),
             *extra_args,
         ]
         proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)

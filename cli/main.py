@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from cli import actor_token, codec_server, report_cli
 from cli.operations import (
     as_workflow_id,
     list_processes,
@@ -159,6 +160,9 @@ async def _cmd_scenario(args: argparse.Namespace) -> int:
     try:
         async with open_session(stop_started_server=not args.keep_server) as session:
             runs = [await run_scenario(session, Path(f), quiet=args.json) for f in args.files]
+            if args.report_dir:
+                ids = [r.workflow_id for r in runs]
+                await report_cli.write_reports(session.store, ids, Path(args.report_dir))
     except ScenarioError as err:
         print(f"accord: {err}", file=sys.stderr)
         return 2
@@ -260,6 +264,7 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave the embedded Temporal dev server running (so the UI stays open)",
     )
+    s.add_argument("--report-dir", metavar="DIR", help="write <process_id>.md and .html here")
 
     db = sub.add_parser("db", help="database")
     dbs = db.add_subparsers(dest="db_cmd", required=True)
@@ -271,6 +276,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = with_json(sub.add_parser("dev-server", help="the embedded Temporal dev server"))
     s.add_argument("action", choices=["start", "stop", "status"])
+    codec_server.add_parser(sub)
+    actor_token.add_parser(sub)
+    report_cli.add_parser(sub)
     return p
 
 
@@ -286,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(os.environ.get("ACCORD_LOG_LEVEL", "WARNING"))
     if args.cmd == "dev-server":
         return _cmd_dev_server(args)
+    if args.cmd == "codec-server":
+        return codec_server.run(args)
+    if args.cmd == "actor-token":
+        return actor_token.run(args)
     handlers = {
         "start": _cmd_start,
         "send": _cmd_send,
@@ -294,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "timeline": _cmd_timeline,
         "verify": _cmd_verify,
         "scenario": _cmd_scenario,
+        "report": report_cli.run,
         "db": _cmd_db_migrate,
         "projections": _cmd_projections_rebuild,
     }

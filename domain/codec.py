@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,8 +37,30 @@ def encode_event(event: Event) -> tuple[str, int, EventData]:
     return event.event_type, event.schema_version, event.model_dump(mode="json")
 
 
-def decode_event(event_type: str, schema_version: int, data: Mapping[str, Any]) -> Event:
-    """Rebuild an event from storage, upcasting step by step to the current schema."""
+def decode_event(
+    event_type: str, schema_version: int, data: Mapping[str, Any] | str | bytes
+) -> Event:
+    """Rebuild an event from storage, upcasting step by step to the current schema.
+
+    `data` is the stored JSON object, parsed or as text. Text at the current schema version
+    is validated by pydantic straight from JSON (no intermediate dicts, about twice as fast);
+    older versions are parsed and upcast first.
+    """
+    if isinstance(data, str | bytes):
+        model = EVENTS.get(event_type)
+        if model is not None and schema_version == model.schema_version:
+            try:
+                validated: Event = model.__pydantic_validator__.validate_json(data, strict=False)
+                return validated
+            except ValidationError as exc:
+                raise EventDecodeError(f"{event_type} v{schema_version}: {exc}") from None
+        try:
+            parsed = json.loads(data)
+        except ValueError as exc:
+            raise EventDecodeError(f"{event_type} v{schema_version}: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise EventDecodeError(f"{event_type} v{schema_version}: data is not an object")
+        data = parsed
     model = EVENTS.get(event_type)
     if model is None:
         raise EventDecodeError(f"unknown event type {event_type!r}")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar
 from uuid import UUID
 
 import asyncpg
+import orjson
 
-from store.digest import content_digest
+from store.digest import encode_content
 from store.errors import ConcurrencyConflict, IdempotencyConflict, StoreError, UnknownCheckpoint
 from store.migrate import migrate as run_migrations
 from store.model import (
@@ -23,11 +26,25 @@ from store.model import (
 )
 from store.verify import ChainVerifier
 
-Executor = asyncpg.Connection | asyncpg.Pool
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Executor = asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy[Any]
+
+T = TypeVar("T")
+
+# One event (the common case): scalar parameters, one statement in the function. The jsonb
+# values go over the wire as the canonical JSON text the digest was computed on.
+_APPEND_ONE_SQL = """
+SELECT "position", already_recorded
+  FROM accord.append_event($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9, $10,
+                           $11, $12, $13)
+"""
 
 _APPEND_SQL = """
 SELECT positions, first_version, last_version, already_recorded
-  FROM accord.append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+  FROM accord.append_events($1, $2, $3, $4, $5, $6::text[]::jsonb[], $7::text[]::jsonb[], $8,
+                            $9, $10, $11, $12, $13)
 """
 
 COLUMNS = """
@@ -44,6 +61,11 @@ SELECT {COLUMNS} FROM accord.events e
 
 # Feed order and the no-skip argument live in accord.read_feed (0001_event_log.sql).
 _READ_ALL_SQL = f"SELECT {COLUMNS} FROM accord.read_feed($1, $2) e"
+
+_READ_ALL_DATA_SQL = """
+SELECT "position", stream_id, version, event_type, schema_version, data
+  FROM accord.read_feed_data($1, $2)
+"""
 
 _VERIFY_SQL = f"""
 SELECT {COLUMNS}, s.version AS head_version, s.head_hash
@@ -62,15 +84,35 @@ SELECT s.stream_id, s.version FROM accord.streams s
 _CONCURRENCY_CONFLICT = "AC001"
 _IDEMPOTENCY_CONFLICT = "AC002"
 _UNKNOWN_CHECKPOINT = "AC005"
+_KEY_DETAIL = re.compile(r"\(event_id\)=\(([0-9a-f-]{36})\)")
+
+
+class FeedData(NamedTuple):
+    """One event of the feed in the narrow form used to rebuild read models: `data` is the
+    stored JSON text, for the caller to decode straight into its own types."""
+
+    position: int
+    stream_id: str
+    version: int
+    event_type: str
+    schema_version: int
+    data: str
 
 
 def _dump_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def _load_json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # e.g. an integer beyond 64 bits: the standard parser
+        return json.loads(text)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
-        "jsonb", schema="pg_catalog", encoder=_dump_json, decoder=json.loads, format="text"
+        "jsonb", schema="pg_catalog", encoder=_dump_json, decoder=_load_json, format="text"
     )
 
 
@@ -111,8 +153,18 @@ async def append_events(
     """Append `events` as versions expected_version+1.. of `stream_id`, in one round trip.
 
     Usable on a pool or on a connection (inside the caller's transaction, e.g. in tests that
-    hold a write open). `EventStore.append` is this on the store's pool.
+    hold a write open). `EventStore.append` is this on a connection of the store's pool.
     """
+    _check_append(expected_version, events)
+    if len(events) == 1:
+        args = _append_one_arguments(stream_id, expected_version, events[0])
+        try:
+            one = await db.fetchrow(_APPEND_ONE_SQL, *args)
+        except asyncpg.PostgresError as error:
+            raise await _store_error(db, error, stream_id, expected_version) from error
+        assert one is not None  # the function always returns one row
+        version = expected_version + 1
+        return AppendResult(stream_id, version, version, [one[0]], one[1])
     args = _append_arguments(stream_id, expected_version, events)
     try:
         row = await db.fetchrow(_APPEND_SQL, *args)
@@ -121,47 +173,79 @@ async def append_events(
     assert row is not None  # the function always returns one row
     return AppendResult(
         stream_id=stream_id,
-        first_version=row["first_version"],
-        last_version=row["last_version"],
-        positions=list(row["positions"]),
-        already_recorded=row["already_recorded"],
+        first_version=row[1],
+        last_version=row[2],
+        positions=list(row[0]),
+        already_recorded=row[3],
+    )
+
+
+def _check_append(expected_version: int, events: Sequence[NewEvent]) -> None:
+    if not events:
+        raise ValueError("append needs at least one event")
+    if expected_version < 0:
+        raise ValueError(f"expected_version must be >= 0 (0 = new stream), not {expected_version}")
+    if len(events) > 1 and len({e.event_id for e in events}) != len(events):
+        raise ValueError("an event id appears twice in one append")
+
+
+def _append_one_arguments(stream_id: str, expected_version: int, e: NewEvent) -> tuple[Any, ...]:
+    m = e.metadata
+    digest, data_json, actor_json = encode_content(
+        event_id=e.event_id,
+        stream_id=stream_id,
+        version=expected_version + 1,
+        event_type=e.event_type,
+        schema_version=e.schema_version,
+        data=e.data,
+        metadata=m,
+    )
+    return (
+        stream_id,
+        expected_version,
+        e.event_id,
+        e.event_type,
+        e.schema_version,
+        data_json,
+        actor_json,
+        m.occurred_on,
+        m.correlation_id,
+        m.causation_id,
+        m.workflow_id,
+        m.run_id,
+        digest,
     )
 
 
 def _append_arguments(
     stream_id: str, expected_version: int, events: Sequence[NewEvent]
 ) -> tuple[Any, ...]:
-    if not events:
-        raise ValueError("append needs at least one event")
-    if expected_version < 0:
-        raise ValueError(f"expected_version must be >= 0 (0 = new stream), not {expected_version}")
-    if len({e.event_id for e in events}) != len(events):
-        raise ValueError("an event id appears twice in one append")
+    encoded = [
+        encode_content(
+            event_id=e.event_id,
+            stream_id=stream_id,
+            version=expected_version + i,
+            event_type=e.event_type,
+            schema_version=e.schema_version,
+            data=e.data,
+            metadata=e.metadata,
+        )
+        for i, e in enumerate(events, start=1)
+    ]
     return (
         stream_id,
         expected_version,
         [e.event_id for e in events],
         [e.event_type for e in events],
         [e.schema_version for e in events],
-        [e.data for e in events],
-        [e.metadata.actor for e in events],
+        [data for _, data, _ in encoded],
+        [actor for _, _, actor in encoded],
         [e.metadata.occurred_on for e in events],
         [e.metadata.correlation_id for e in events],
         [e.metadata.causation_id for e in events],
         [e.metadata.workflow_id for e in events],
         [e.metadata.run_id for e in events],
-        [
-            content_digest(
-                event_id=e.event_id,
-                stream_id=stream_id,
-                version=expected_version + i,
-                event_type=e.event_type,
-                schema_version=e.schema_version,
-                data=e.data,
-                metadata=e.metadata,
-            )
-            for i, e in enumerate(events, start=1)
-        ],
+        [digest for digest, _, _ in encoded],
     )
 
 
@@ -176,10 +260,12 @@ async def _store_error(
         return IdempotencyConflict(stream_id, UUID(detail) if detail else None)
     if isinstance(error, asyncpg.UniqueViolationError):
         constraint = getattr(error, "constraint_name", None)
-        # Lost a race the function's own checks could not see: another transaction recorded
-        # the same event id (elsewhere), or wrote this stream without the stream lock.
+        # The head check passed but the event id is recorded (elsewhere, or concurrently):
+        # no retry can pass the head check, so this is never an idempotent retry.
         if constraint == "events_event_id_key":
-            return IdempotencyConflict(stream_id, None)
+            key = _KEY_DETAIL.search(detail)
+            return IdempotencyConflict(stream_id, UUID(key[1]) if key else None)
+        # Someone wrote this stream without going through the head row.
         if constraint in ("events_stream_version_key", "streams_pkey"):
             actual = await db.fetchval(
                 "SELECT coalesce(max(version), 0) FROM accord.streams WHERE stream_id = $1",
@@ -190,10 +276,22 @@ async def _store_error(
 
 
 class EventStore:
-    """The event store of record, over an asyncpg pool."""
+    """The event store of record, over an asyncpg pool.
+
+    Calls borrow a pool connection and, instead of handing it straight back, keep it until
+    the event loop's next turn: a caller that appends (or reads) again right away -- a
+    writer's loop, a read followed by an append -- takes the same connection without
+    asyncpg's acquire/release round (~30-40 µs of CPU each, a task and a timeout per
+    release). A connection nobody took by then goes back to the pool, so the pool's other
+    users never wait on an idle one. A call that fails other than with a PostgreSQL error
+    (cancellation, a broken connection) releases its connection through the pool at once.
+    """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._spare: list[PoolConnectionProxy[Any]] = []
+        self._return_scheduled = False
+        self._returning: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def connect(
@@ -215,6 +313,10 @@ class EventStore:
         return self._pool
 
     async def close(self) -> None:
+        while self._spare:
+            await self._pool.release(self._spare.pop())
+        if self._returning:
+            await asyncio.gather(*self._returning, return_exceptions=True)
         await self._pool.close()
 
     async def __aenter__(self) -> Self:
@@ -228,6 +330,39 @@ class EventStore:
     ) -> None:
         await self.close()
 
+    async def _run(self, call: Callable[[PoolConnectionProxy[Any]], Awaitable[T]]) -> T:
+        spare = self._spare
+        conn = spare.pop() if spare else await self._pool.acquire()
+        try:
+            result = await call(conn)
+        except (asyncpg.PostgresError, StoreError):
+            self._keep(conn)  # a statement failed; the connection (autocommit) is fine
+            raise
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        self._keep(conn)
+        return result
+
+    def _keep(self, conn: PoolConnectionProxy[Any]) -> None:
+        if conn.is_closed() or conn.is_in_transaction():
+            self._returning_task(conn)
+            return
+        self._spare.append(conn)
+        if not self._return_scheduled:
+            self._return_scheduled = True
+            asyncio.get_running_loop().call_soon(self._return_spare)
+
+    def _return_spare(self) -> None:
+        self._return_scheduled = False
+        while self._spare:
+            self._returning_task(self._spare.pop())
+
+    def _returning_task(self, conn: PoolConnectionProxy[Any]) -> None:
+        task = asyncio.ensure_future(self._pool.release(conn))
+        self._returning.add(task)
+        task.add_done_callback(self._returning.discard)
+
     async def append(
         self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
     ) -> AppendResult:
@@ -237,10 +372,13 @@ class EventStore:
         id is recorded with other content. Retrying an append that already succeeded returns
         the recorded positions with `already_recorded=True` and writes nothing.
         """
-        return await append_events(self._pool, stream_id, expected_version, events)
+        _check_append(expected_version, events)
+        return await self._run(
+            lambda conn: append_events(conn, stream_id, expected_version, events)
+        )
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
-        rows = await self._pool.fetch(_READ_STREAM_SQL, stream_id, after_version)
+        rows = await self._run(lambda conn: conn.fetch(_READ_STREAM_SQL, stream_id, after_version))
         return [recorded_event(row) for row in rows]
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[RecordedEvent]:
@@ -249,23 +387,56 @@ class EventStore:
         The checkpoint is the position of the last event processed (0 = from the start).
         Never skips a late commit; see store/README.md for the ordering argument.
         """
+        rows = await self._read_feed(_READ_ALL_SQL, after_position, limit)
+        return [recorded_event(row) for row in rows]
+
+    async def read_all_data(self, after_position: int = 0, limit: int = 5000) -> list[FeedData]:
+        """`read_all` in the narrow form for rebuilding read models: position, stream,
+        version, type, schema version and the data as JSON text, nothing else (~3x faster
+        to read than full `RecordedEvent`s). Same order, checkpoints and guarantees."""
+        rows = await self._read_feed(_READ_ALL_DATA_SQL, after_position, limit)
+        make = FeedData._make
+        return [make(row) for row in rows]
+
+    async def replay(
+        self, after_position: int = 0, *, page: int = 5000
+    ) -> AsyncIterator[list[FeedData]]:
+        """The feed from `after_position` until caught up, in pages of `read_all_data`.
+
+        The next page is read while the caller processes the current one (on a second
+        connection), so the database's work and the caller's decoding overlap.
+        """
+        batch = await self.read_all_data(after_position, page)
+        while batch:
+            ahead = asyncio.ensure_future(self.read_all_data(batch[-1].position, page))
+            try:
+                yield batch
+            except BaseException:
+                ahead.cancel()
+                raise
+            batch = await ahead
+
+    async def _read_feed(self, sql: str, after_position: int, limit: int) -> list[asyncpg.Record]:
         try:
-            rows = await self._pool.fetch(_READ_ALL_SQL, after_position, limit)
+            return await self._run(lambda conn: conn.fetch(sql, after_position, limit))
         except asyncpg.PostgresError as error:
             if error.sqlstate == _UNKNOWN_CHECKPOINT:
                 raise UnknownCheckpoint(after_position) from error
             raise
-        return [recorded_event(row) for row in rows]
 
     async def stream_version(self, stream_id: str) -> int:
-        version = await self._pool.fetchval(
-            "SELECT version FROM accord.streams WHERE stream_id = $1", stream_id
+        version = await self._run(
+            lambda conn: conn.fetchval(
+                "SELECT version FROM accord.streams WHERE stream_id = $1", stream_id
+            )
         )
         return int(version or 0)
 
     async def heads(self) -> list[StreamHead]:
-        rows = await self._pool.fetch(
-            "SELECT stream_id, version, head_hash FROM accord.streams ORDER BY stream_id"
+        rows = await self._run(
+            lambda conn: conn.fetch(
+                "SELECT stream_id, version, head_hash FROM accord.streams ORDER BY stream_id"
+            )
         )
         return [StreamHead(r["stream_id"], r["version"], r["head_hash"].hex()) for r in rows]
 

@@ -11,6 +11,13 @@
 | `TEMPORAL_API_KEY` | API key (Temporal Cloud); implies TLS | unset |
 | `DATABASE_URL` | the event store's PostgreSQL | embedded server |
 | `ACCORD_LOG_LEVEL` | log level | `INFO` |
+| `ACCORD_CODEC_KEYS` / `..._FILE` | payload encryption keys `kid:base64,...` | unset |
+| `ACCORD_ACTOR_TOKEN` | the caller's actor token, sent with starts and updates | unset |
+| `ACCORD_REQUIRE_ACTOR_TOKEN` | `1`: the worker rejects commands without a matching token | `0` |
+| `ACCORD_ACTOR_KEYS` / `..._FILE` | actor token keys `kid:base64,...` | unset |
+
+Codec and actor binding are in `security/`; both apply to every client built here, and a
+worker built on such a client inherits them (same data converter, same interceptors).
 """
 
 from __future__ import annotations
@@ -19,8 +26,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from temporalio.client import Client, TLSConfig
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import Client, Interceptor, TLSConfig
+from temporalio.converter import DataConverter
+
+from security.actor_binding import ActorBinding
+from security.actor_token import actor_keys_from_env
+from security.codec import codec_keys_from_env, data_converter, header_codec_behavior
+from security.keys import KeyConfigError, KeyRing
 
 DEFAULT_TASK_QUEUE = "accord"
 
@@ -35,6 +47,14 @@ class TemporalSettings:
     tls_ca: Path | None = None
     tls_server_name: str | None = None
     api_key: str | None = None
+    codec_keys: KeyRing | None = None
+    actor_token: str | None = None
+    require_actor_token: bool = False
+    actor_keys: KeyRing | None = None
+
+    def __post_init__(self) -> None:
+        if self.require_actor_token and self.actor_keys is None:
+            raise KeyConfigError("ACCORD_REQUIRE_ACTOR_TOKEN=1 needs ACCORD_ACTOR_KEYS(_FILE)")
 
     @classmethod
     def from_env(cls, address: str | None = None) -> TemporalSettings:
@@ -51,6 +71,11 @@ class TemporalSettings:
             tls_ca=path("TEMPORAL_TLS_CA"),
             tls_server_name=os.environ.get("TEMPORAL_TLS_SERVER_NAME"),
             api_key=os.environ.get("TEMPORAL_API_KEY"),
+            codec_keys=codec_keys_from_env(),
+            actor_token=os.environ.get("ACCORD_ACTOR_TOKEN") or None,
+            require_actor_token=os.environ.get("ACCORD_REQUIRE_ACTOR_TOKEN", "0").strip().lower()
+            in ("1", "true", "yes"),
+            actor_keys=actor_keys_from_env(),
         )
 
     def tls(self) -> TLSConfig | bool:
@@ -63,11 +88,25 @@ class TemporalSettings:
             )
         return bool(self.api_key)
 
+    def data_converter(self) -> DataConverter:
+        return data_converter(self.codec_keys)
+
+    def interceptors(self) -> list[Interceptor]:
+        if not (self.actor_token or self.require_actor_token):
+            return []
+        return [
+            ActorBinding(
+                token=self.actor_token, keys=self.actor_keys, required=self.require_actor_token
+            )
+        ]
+
     async def connect(self) -> Client:
         return await Client.connect(
             self.address,
             namespace=self.namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=self.data_converter(),
+            interceptors=self.interceptors(),
+            header_codec_behavior=header_codec_behavior(self.codec_keys),
             tls=self.tls(),
             api_key=self.api_key,
         )

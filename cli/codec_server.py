@@ -1,0 +1,64 @@
+"""`accord codec-server`: serve the payload codec to the Temporal web UI.
+
+Keys from `ACCORD_CODEC_KEYS` / `ACCORD_CODEC_KEYS_FILE`, the shared secret from
+`ACCORD_CODEC_SERVER_TOKEN`; see `security/codec_server.py` for the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from security.codec import AesGcmCodec, codec_keys_from_env
+from security.codec_server import DEFAULT_ORIGIN, DEFAULT_PORT, CodecServer
+from security.keys import KeyConfigError
+
+
+def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
+    s = sub.add_parser("codec-server", help="decode encrypted payloads for the Temporal web UI")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("ACCORD_CODEC_SERVER_PORT") or DEFAULT_PORT),
+        help=f"port (default $ACCORD_CODEC_SERVER_PORT or {DEFAULT_PORT})",
+    )
+    s.add_argument(
+        "--origin",
+        action="append",
+        help=f"web UI origin allowed by CORS (repeatable; default {DEFAULT_ORIGIN})",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        keys = codec_keys_from_env()
+    except KeyConfigError as err:
+        print(f"accord: {err}", file=sys.stderr)
+        return 2
+    token = os.environ.get("ACCORD_CODEC_SERVER_TOKEN")
+    if keys is None or not token:
+        print(
+            "accord: codec-server needs ACCORD_CODEC_KEYS (or _FILE) and ACCORD_CODEC_SERVER_TOKEN",
+            file=sys.stderr,
+        )
+        return 2
+    origins = args.origin or [DEFAULT_ORIGIN]
+    server = CodecServer(AesGcmCodec(keys), token, origins, host=args.host, port=args.port)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    print(
+        f"codec server on {server.url} (keys {', '.join(keys.ids)}; origins {', '.join(origins)});"
+        f" UI sign-in: {server.url}/login",
+        file=sys.stderr,
+        flush=True,
+    )
+    stop.wait()
+    server.stop()
+    return 0

@@ -1,0 +1,252 @@
+"""The deployment (`docker-compose.yml`, `Dockerfile`) checked without Docker.
+
+Docker cannot run here, so these tests read the files: every service is there with a
+pinned image, starts after what it needs (health checks, one-shot jobs), the worker gets
+every setting the code reads, and the search attributes created are the code's.
+`docker compose config` also runs when a compose v2+ CLI is installed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from workflows import search
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+# Where a default may be documented: a Markdown table row naming the variable.
+DOCS = (ROOT / "README.md", ROOT / "workers" / "config.py", *sorted((ROOT / "docs").glob("*.md")))
+
+# service -> {dependency: condition}: the start order of docs/deployment-and-report.md.
+DEPENDENCIES = {
+    "postgres": {},
+    "temporal-schema": {"postgres": "service_healthy"},
+    "temporal": {"temporal-schema": "service_completed_successfully"},
+    "temporal-setup": {"temporal": "service_healthy"},
+    "temporal-ui": {
+        "temporal": "service_healthy",
+        "temporal-setup": "service_completed_successfully",
+    },
+    "migrate": {"postgres": "service_healthy"},
+    "worker": {
+        "migrate": "service_completed_successfully",
+        "temporal-setup": "service_completed_successfully",
+        "temporal": "service_healthy",
+    },
+}
+ONE_SHOT = {"temporal-schema", "temporal-setup", "migrate"}
+PUBLISHED = {"postgres": "127.0.0.1:5432:5432", "temporal": "7233:7233", "temporal-ui": "8080:8080"}
+
+
+@cache
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def services() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = compose()["services"]
+    return found
+
+
+def environment(service: str) -> dict[str, str]:
+    env = services()[service].get("environment", {})
+    assert isinstance(env, dict), f"{service}: environment as a mapping, please"
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def test_every_service_is_there() -> None:
+    assert set(services()) == set(DEPENDENCIES)
+
+
+@pytest.mark.parametrize("name", sorted(DEPENDENCIES))
+def test_images_are_pinned(name: str) -> None:
+    image = services()[name]["image"]
+    repository, sep, tag = image.rpartition(":")
+    assert sep and "/" not in tag, f"{name}: {image} has no tag"
+    assert tag != "latest" and re.match(r"^\d+(\.\d+)+", tag), f"{name}: {image} is not pinned"
+    if "build" in services()[name]:
+        assert repository == "accord-worker"
+
+
+def test_schema_tools_match_the_server() -> None:
+    """The admin-tools release carries the schema the server of the same release expects."""
+    version = services()["temporal"]["image"].rpartition(":")[2]
+    for job in ("temporal-schema", "temporal-setup"):
+        assert services()[job]["image"] == f"temporalio/admin-tools:{version}"
+
+
+def test_ports() -> None:
+    for name, service in services().items():
+        assert service.get("ports", []) == ([PUBLISHED[name]] if name in PUBLISHED else []), name
+    # `docker compose up --scale worker=3` needs neither fixed names nor host ports.
+    assert "container_name" not in services()["worker"]
+
+
+@pytest.mark.parametrize("name", sorted(DEPENDENCIES))
+def test_dependencies_and_conditions(name: str) -> None:
+    declared = services()[name].get("depends_on", {})
+    assert isinstance(declared, dict), f"{name}: depends_on needs conditions"
+    assert {dep: spec["condition"] for dep, spec in declared.items()} == DEPENDENCIES[name]
+    for dep, condition in DEPENDENCIES[name].items():
+        if condition == "service_healthy":
+            assert "healthcheck" in services()[dep], f"{dep} has no health check"
+        else:
+            assert dep in ONE_SHOT, f"{dep} is not a one-shot job"
+
+
+def test_health_checks() -> None:
+    for name, service in services().items():
+        if name in ONE_SHOT:
+            assert service["restart"] == "no", f"{name} must run once"
+            assert "healthcheck" not in service
+            continue
+        if name == "worker":
+            continue  # nothing waits for it; Temporal shows its pollers
+        check = service["healthcheck"]
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+        assert check["retries"] >= 10 and check["interval"].endswith("s"), name
+    # Over TCP: during initialisation PostgreSQL answers on its socket only.
+    assert "-h 127.0.0.1" in services()["postgres"]["healthcheck"]["test"][1]
+
+
+def test_start_order_has_no_cycle() -> None:
+    order: list[str] = []
+    pending = dict(DEPENDENCIES)
+    while pending:
+        ready = sorted(s for s, deps in pending.items() if set(deps) <= set(order))
+        assert ready, f"dependency cycle among {sorted(pending)}"
+        order += ready
+        for s in ready:
+            del pending[s]
+    assert order[0] == "postgres" and order[-1] == "worker"
+
+
+def test_mounted_files_exist() -> None:
+    for name, service in services().items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{name}: {source} is missing"
+
+
+def test_search_attributes_are_the_codes() -> None:
+    created = set(environment("temporal-setup")["ACCORD_SEARCH_ATTRIBUTES"].split())
+    flags = search.dev_server_flags()
+    assert created == set(flags[1::2])
+    assert {pair.partition("=")[0] for pair in created} == {key.name for key in search.ALL}
+
+
+def test_the_namespace_is_the_workers() -> None:
+    assert (
+        environment("temporal-setup")["TEMPORAL_NAMESPACE"]
+        == (environment("worker")["TEMPORAL_NAMESPACE"])
+    )
+    assert environment("worker")["TEMPORAL_ADDRESS"] == "temporal:7233"
+
+
+def test_database_roles() -> None:
+    """Migrations run as the schema owner; the worker as a member of accord_app only."""
+    init = (ROOT / "deploy" / "postgres" / "init-databases.sh").read_text()
+    owner = environment("migrate")["DATABASE_URL"]
+    worker = environment("worker")["DATABASE_URL"]
+    assert owner.startswith("postgresql://accord_owner:") and owner.endswith(
+        "@postgres:5432/accord"
+    )
+    assert worker.startswith("postgresql://accord_service:") and worker.endswith(
+        "@postgres:5432/accord"
+    )
+    assert "CREATE ROLE accord_owner LOGIN" in init
+    assert (
+        "CREATE ROLE accord_service LOGIN PASSWORD :'service_password' IN ROLE accord_app" in init
+    )
+    assert "CREATE DATABASE accord OWNER accord_owner" in init
+    assert environment("temporal")["POSTGRES_USER"] == "temporal"
+    assert "CREATE ROLE temporal LOGIN CREATEDB" in init
+
+
+_READS = re.compile(
+    r"""os\.(?:environ\.get|getenv)\(\s*["']([A-Z0-9_]+)["']|os\.environ\[\s*["']([A-Z0-9_]+)["']"""
+)
+
+
+def variables_read_by_the_code() -> set[str]:
+    names: set[str] = set()
+    for folder in ("workers", "store", "cli"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for match in _READS.finditer(path.read_text()):
+                names.add(match[1] or match[2])
+    return names
+
+
+def documented_variables() -> set[str]:
+    """Variables named in the first cell of a Markdown table row (with their default)."""
+    names: set[str] = set()
+    for doc in DOCS:
+        if doc.exists():
+            for line in doc.read_text().splitlines():
+                if line.startswith("|"):
+                    names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
+    return names
+
+
+def test_every_variable_is_set_or_documented() -> None:
+    read = variables_read_by_the_code()
+    assert {"TEMPORAL_ADDRESS", "DATABASE_URL", "ACCORD_TASK_QUEUE"} <= read  # the grep works
+    missing = read - set(environment("worker")) - documented_variables()
+    assert not missing, f"set these for the worker or document their default: {sorted(missing)}"
+    # Without these the worker would use localhost and start an embedded PostgreSQL.
+    assert {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "DATABASE_URL"} <= set(environment("worker"))
+
+
+def test_worker_image() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.M)
+    assert "uv sync --locked --no-dev" in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
+    assert 'CMD ["accord", "worker"]' in dockerfile
+    # Secrets stay out of the compose file; the worker starts without them.
+    assert services()["worker"]["env_file"] == [{"path": "./deploy/worker.env", "required": False}]
+    for name in ("worker", "migrate"):
+        assert services()[name]["build"] == {"context": ".", "dockerfile": "Dockerfile"}
+    assert services()["migrate"]["command"] == ["accord", "db", "migrate"]
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".data", ".tools", ".git"} <= set(ignored)
+
+
+def _compose_cli() -> list[str] | None:
+    """A compose that reads the current specification (v2+), if installed."""
+    candidates = [["docker", "compose"], ["docker-compose"]]
+    for cli in candidates:
+        if shutil.which(cli[0]) is None:
+            continue
+        probe = subprocess.run(
+            [*cli, "version", "--short"], capture_output=True, text=True, timeout=30
+        )
+        major = probe.stdout.strip().lstrip("v").split(".")[0]
+        if probe.returncode == 0 and major.isdigit() and int(major) >= 2:
+            return cli
+    return None
+
+
+def test_docker_compose_config() -> None:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("no compose v2+ CLI installed (docker compose / docker-compose)")
+    result = subprocess.run(
+        [*cli, "-f", str(COMPOSE), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr

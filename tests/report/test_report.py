@@ -1,0 +1,250 @@
+"""The readable report, built from the story's events (the domain decider, no Temporal)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from cli.report import (
+    Entry,
+    Facts,
+    Paragraph,
+    Report,
+    Section,
+    Table,
+    Timeline,
+    build_report,
+    md,
+    span,
+    stage_periods,
+    to_html,
+    to_markdown,
+)
+from domain import Stage, decode_event
+from store.model import RecordedEvent
+from tests.report.story import scenario_recorder, story_events
+
+SYSTEM = {"party": "system", "role": "timer"}
+
+
+def section(report: Report, title: str) -> Section:
+    return next(s for s in report.sections if s.title == title)
+
+
+def test_overview_and_key_dates() -> None:
+    report = build_report(story_events())
+    assert report.title == "Cooperation process az-icmp"
+    assert "International Commission on Missing Persons" in report.subtitle
+    facts = dict(section(report, "Overview").blocks[0].rows)  # type: ignore[union-attr]
+    assert facts["Stage now"] == "Presented, since 2025-03-10"
+    assert facts["Waiting on"] == "nobody"
+    assert facts["Period"] == "2018-05-17 to 2025-03-10: 6 years 9 months (2489 days)"
+    key_dates = section(report, "Key dates").blocks[0]
+    assert isinstance(key_dates, Table)
+    assert ("First contact", "2018-05-17") in key_dates.rows
+    assert ("Instrument signed", "2022-04-04") in key_dates.rows
+    assert ("Report presented", "2025-03-10") in key_dates.rows
+
+
+def test_time_in_each_stage_is_folded_event_by_event() -> None:
+    events = story_events()
+    periods = stage_periods(decode_event(e.event_type, e.schema_version, e.data) for e in events)
+    # Contiguous, in order, ending in the stage the process is in now.
+    for before, after in zip(periods, periods[1:], strict=False):
+        assert before.end == after.start
+    assert periods[0].start == date(2018, 5, 17) and periods[-1].end is None
+    assert [p.stage for p in periods if p.stage == Stage.NEGOTIATING] == [Stage.NEGOTIATING] * 2
+    table = section(build_report(events), "Time in each stage").blocks[0]
+    assert isinstance(table, Table)
+    rows = {row[0]: row for row in table.rows}
+    assert rows["Dormant"] == ("Dormant", "2019-06-01", "2021-03-01", "1 year 9 months (639 days)")
+    assert rows["Under review"][1:3] == ("2024-05-15", "2024-09-10")
+    assert rows["Presented"] == ("Presented", "2025-03-10", "now", "same day so far")
+
+
+def test_parties_people_meetings_and_reviews() -> None:
+    text = to_markdown(build_report(story_events()))
+    for expected in (
+        "| Ministry of Foreign Affairs | mfa | official channel, consents to missions, "
+        "reviews reports |",
+        "| Gazanfar Ahmadov | State Commission | secretary | 2018\\-05\\-17 |",
+        "| Hikmet Hajiyev | Presidential Administration | head | 2021\\-03\\-01 |",
+        "| Kathryne Bomberger | ICMP | director general \\(signatory\\) | 2022\\-04\\-04 |",
+        "| Carmen Osorno Solis | ICMP | mission team | 2023\\-03\\-01 |",
+        "In\\-person meeting in The Hague at the initiative of ICMP",
+        "| State Security Service | v1 | 2024\\-08\\-01 | Conclusions of the State Security "
+        "Service on the report | Proposals on cooperation in the search for missing citizens |",
+        "- **Consents:** Ministry of Foreign Affairs: granted; State Security Service: granted",
+        "None: every consent and review came without a reminder.",
+    ):
+        assert expected in text, expected
+
+
+def test_chronology_has_every_event_with_its_actor_and_notes() -> None:
+    events = story_events()
+    chronology = section(build_report(events), "Chronology").blocks[0]
+    assert isinstance(chronology, Timeline)
+    assert len(chronology.entries) == len(events)
+    contact = chronology.entries[1]
+    assert contact.on == date(2018, 5, 17)
+    assert contact.by == "Ministry of Foreign Affairs, representative"
+    assert contact.notes[0].startswith("Possibilities for cooperation with ICMP discussed")
+    assert [e.on for e in chronology.entries] == sorted(e.on for e in chronology.entries)
+
+
+def test_reminders_and_escalations() -> None:
+    """The story up to the report, then the Security Service stays silent."""
+    recorder = scenario_recorder(stop_after="deliver_report")
+    timer = {"actor": SYSTEM, "report_version": 1}
+    recorder.command("review_reminder_due", {**timer, "occurred_on": "2024-06-15"}, system=True)
+    recorder.command(
+        "submit_review",
+        {
+            "actor": {"party": "mfa", "role": "head"},
+            "occurred_on": "2024-07-01",
+            "report_version": 1,
+            "conclusions": "Agreed.",
+        },
+    )
+    recorder.command("review_deadline_reached", {**timer, "occurred_on": "2024-11-15"}, system=True)
+    report = build_report(recorder.events)
+    timeline = section(report, "Reminders, overdue answers and escalations").blocks[0]
+    assert isinstance(timeline, Timeline)
+    assert [(e.on.isoformat(), e.text) for e in timeline.entries] == [
+        ("2024-06-15", "Reminder sent to Ministry of Foreign Affairs to review report v1."),
+        ("2024-06-15", "Reminder sent to State Security Service to review report v1."),
+        ("2024-11-15", "Review of report v1 by State Security Service is overdue."),
+        (
+            "2024-11-15",
+            "Missing review of State Security Service (v1) escalated to "
+            "Presidential Administration.",
+        ),
+    ]
+    assert {e.by for e in timeline.entries} == {"Accord (timer)"}
+    facts = dict(section(report, "Overview").blocks[0].rows)  # type: ignore[union-attr]
+    assert facts["Waiting on"] == "Ministry of Foreign Affairs"  # the conclusions are due
+
+
+HOSTILE = '<script>alert("x")</script> [click](javascript:alert(1)) | **bold** & `code`'
+
+
+def hostile_events() -> list[RecordedEvent]:
+    """The story with markup in free text and in an actor's name."""
+    events = story_events()
+    out = []
+    for e in events:
+        if e.event_type == "ContactLogged":
+            data = {**e.data, "summary": HOSTILE, "venue": "<b>Embassy</b>"}
+            meta = dataclasses.replace(
+                e.metadata, actor={**e.metadata.actor, "name": '<img src=x onerror="alert(2)">'}
+            )
+            e = dataclasses.replace(e, data=data, metadata=meta)
+        out.append(e)
+    return out
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.text: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attrs += attrs
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_html_escapes_event_text() -> None:
+    page = to_html(build_report(hostile_events()))
+    parsed = _Collect()
+    parsed.feed(page)
+    assert not parsed.tags & {"script", "img", "a", "b", "link", "iframe"}
+    assert not any(name.startswith("on") for name, _ in parsed.attrs)
+    text = "".join(parsed.text)
+    assert HOSTILE in text and '<img src=x onerror="alert(2)">' in text  # shown, as text
+    assert "&lt;script&gt;" in page
+
+
+def test_markdown_escapes_event_text() -> None:
+    text = to_markdown(build_report(hostile_events()))
+    assert "<script>" not in text and "<img" not in text and "](javascript" not in text
+    assert "\\<script\\>" in text and "\\[click\\]\\(javascript:alert\\(1\\)\\)" in text
+    # A pipe inside a cell does not split the table row.
+    assert md("a | b") == "a \\| b"
+    assert md("- not a list\nsecond line") == "\\- not a list second line"
+    assert md("1. not a list") == "1\\. not a list"
+
+
+def test_html_is_self_contained_and_printable() -> None:
+    page = to_html(build_report(story_events()))
+    assert page.startswith("<!DOCTYPE html>")
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    for external in ("http://", "https://", "src=", "href=", "<script", "<link", "@import"):
+        assert external not in page, external
+    assert "@media print" in page and "@page" in page
+    parsed = _Collect()
+    parsed.feed(page)
+    assert {"table", "dl", "ol", "time", "footer"} <= parsed.tags
+
+
+def test_provenance() -> None:
+    events = story_events()
+    generated = datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+    report = build_report(events, chain_ok=True, generated_at=generated)
+    assert report.provenance[0].startswith(
+        f"Compiled from the {len(events)} events of stream coop-az-icmp-report"
+    )
+    assert report.provenance[1] == f"Head hash: {bytes(range(32)).hex()}."
+    assert "Hash chain verified: intact." in report.provenance
+    assert "Generated 2026-01-06T10:00:00+00:00." in report.provenance
+    assert "Hash chain verification FAILED." in build_report(events, chain_ok=False).provenance
+
+
+def test_renderers_cover_every_block() -> None:
+    report = Report(
+        title="T",
+        subtitle="S",
+        sections=(
+            Section(
+                "One",
+                (
+                    Paragraph("p"),
+                    Facts((("k", "v"),)),
+                    Table(("a",), (("1",),)),
+                    Timeline((Entry(date(2020, 1, 2), "e", "by", ("n",)),)),
+                ),
+            ),
+        ),
+    )
+    assert to_markdown(report) == (
+        "# T\n\n*S*\n\n## One\n\np\n\n- **k:** v\n\n| a |\n| --- |\n| 1 |\n\n"
+        "- **2020-01-02**: e *(by)*\n  - n\n"
+    )
+    assert '<li><time datetime="2020-01-02">2020-01-02</time><div>e' in to_html(report)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "said"),
+    [
+        ((2020, 1, 1), (2020, 1, 1), "same day"),
+        ((2020, 1, 1), (2020, 1, 2), "1 day"),
+        ((2020, 1, 1), (2020, 1, 31), "30 days"),
+        ((2020, 1, 31), (2020, 3, 1), "1 month (30 days)"),
+        ((2020, 1, 15), (2021, 1, 14), "11 months (365 days)"),
+        ((2020, 1, 15), (2022, 1, 15), "2 years (731 days)"),
+    ],
+)
+def test_span(start: tuple[int, int, int], end: tuple[int, int, int], said: str) -> None:
+    assert span(date(*start), date(*end)) == said
+
+
+def test_an_empty_stream_has_no_report() -> None:
+    with pytest.raises(ValueError, match="no events"):
+        build_report([])

@@ -1,0 +1,167 @@
+"""The codec server's HTTP contract: the UI's /encode and /decode, CORS, the token."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from security.codec import ENCODING, AesGcmCodec
+from security.codec_server import CodecServer, ui_codec_endpoint
+from tests.security.conftest import ring, ring_text
+
+TOKEN = "s3cret-codec-token"
+UI = "http://127.0.0.1:8233"
+PLAIN = {"metadata": {"encoding": base64.b64encode(b"json/plain").decode()}, "data": ""}
+PLAIN["data"] = base64.b64encode(b'{"summary":"ZEBRA-7731"}').decode()
+
+
+@pytest.fixture
+def server() -> Iterator[CodecServer]:
+    s = CodecServer(AesGcmCodec(ring("k1")), TOKEN, [UI], port=0).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def call(
+    server: CodecServer,
+    path: str,
+    body: Any = None,
+    *,
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(
+        server.url + path, data=data, method=method, headers=headers or {}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json", "Origin": UI}
+
+
+def test_encode_decode_round_trip_in_the_ui_format(server: CodecServer) -> None:
+    status, headers, body = call(server, "/encode", {"payloads": [PLAIN]}, headers=AUTH)
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == UI
+    [sealed] = json.loads(body)["payloads"]
+    assert base64.b64decode(sealed["metadata"]["encoding"]) == ENCODING
+    assert b"ZEBRA" not in base64.b64decode(sealed["data"])
+    # Any prefix: only the last path segment picks the endpoint (X-Namespace is ignored).
+    status, _, body = call(
+        server,
+        "/ns/default/decode",
+        {"payloads": [sealed]},
+        headers={**AUTH, "X-Namespace": "default"},
+    )
+    assert status == 200 and json.loads(body) == {"payloads": [PLAIN]}
+
+
+def test_decodes_what_workers_encrypted(server: CodecServer) -> None:
+    from temporalio.api.common.v1 import Payload
+
+    [sealed] = [server.codec.encrypt(Payload(metadata={"encoding": b"json/plain"}, data=b"7"))]
+    wire = {
+        "metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
+        "data": base64.urlsafe_b64encode(sealed.data).decode().rstrip("="),  # either alphabet
+    }
+    status, _, body = call(server, "/decode", {"payloads": [wire]}, headers=AUTH)
+    assert status == 200
+    assert json.loads(body)["payloads"][0]["data"] == base64.b64encode(b"7").decode()
+
+
+def test_cors_preflight_admits_only_the_ui_origin(server: CodecServer) -> None:
+    preflight = {
+        "Origin": UI,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type,x-namespace",
+    }
+    status, headers, _ = call(server, "/decode", method="OPTIONS", headers=preflight)
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == UI
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    allowed = headers["Access-Control-Allow-Headers"].lower()
+    assert {"authorization", "content-type", "x-namespace"} <= {
+        h.strip() for h in allowed.split(",")
+    }
+    status, headers, _ = call(
+        server, "/decode", method="OPTIONS", headers={**preflight, "Origin": "http://evil.test"}
+    )
+    assert status == 403 and "Access-Control-Allow-Origin" not in headers
+
+
+def test_token_is_required(server: CodecServer) -> None:
+    body = {"payloads": [PLAIN]}
+    for headers in (
+        {"Origin": UI},
+        {"Origin": UI, "Authorization": "Bearer wrong"},
+        {"Origin": UI, "Authorization": TOKEN},  # not a bearer credential
+        {"Origin": UI, "Cookie": f"accord_codec={TOKEN}"},  # the raw token is not the cookie
+    ):
+        status, got, reply = call(server, "/decode", body, headers=headers)
+        assert status == 401, headers
+        assert got["WWW-Authenticate"].startswith("Bearer")
+        assert got["Access-Control-Allow-Origin"] == UI  # the UI can read the refusal
+        assert b"ZEBRA" not in reply
+
+
+def test_login_cookie_lets_the_dev_ui_in(server: CodecServer) -> None:
+    status, _, page = call(server, "/login", method="GET")
+    assert status == 200 and b"<form" in page
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _, _ = call(server, "/login", raw=b"token=nope", headers=form)
+    assert status == 401
+    status, headers, _ = call(server, "/login", raw=f"token={TOKEN}".encode(), headers=form)
+    assert status == 200
+    cookie = headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
+    session = cookie.split(";", 1)[0]
+    status, _, _ = call(
+        server, "/encode", {"payloads": [PLAIN]}, headers={"Origin": UI, "Cookie": session}
+    )
+    assert status == 200
+
+
+def test_bad_requests(server: CodecServer) -> None:
+    assert call(server, "/decode", raw=b"{not json", headers=AUTH)[0] == 400
+    assert call(server, "/decode", {"payloads": [{"data": "%%"}]}, headers=AUTH)[0] == 400
+    unknown = {
+        "metadata": {
+            "encoding": base64.b64encode(ENCODING).decode(),
+            "encryption-key-id": base64.b64encode(b"k9").decode(),
+        },
+        "data": base64.b64encode(b"\x00" * 40).decode(),
+    }
+    status, _, body = call(server, "/decode", {"payloads": [unknown]}, headers=AUTH)
+    assert status == 400 and b"k9" in body
+    assert call(server, "/other", {"payloads": []}, headers=AUTH)[0] == 404
+    big = {**AUTH, "Content-Length": str(64 * 1024 * 1024)}
+    assert call(server, "/decode", raw=b"{}", headers=big)[0] == 413
+
+
+def test_server_needs_a_token() -> None:
+    with pytest.raises(ValueError, match="ACCORD_CODEC_SERVER_TOKEN"):
+        CodecServer(AesGcmCodec(ring("k1")), "", port=0)
+
+
+def test_dev_server_ui_flag_only_with_codec_keys() -> None:
+    keys = ring_text(ring("k1"))
+    assert ui_codec_endpoint({}) is None
+    assert ui_codec_endpoint({"ACCORD_CODEC_KEYS": keys}) == "http://127.0.0.1:8888"
+    assert (
+        ui_codec_endpoint({"ACCORD_CODEC_KEYS": keys, "ACCORD_CODEC_SERVER_PORT": "9999"})
+        == "http://127.0.0.1:9999"
+    )

@@ -1,0 +1,244 @@
+"""The `accord` CLI as scripts and operators use it: real subprocesses, real services."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+from cli.devserver import temporal_binary
+from cli.session import Session
+from tests.workflows.builders import MFA_HEAD, Driver
+from tests.workflows.test_process import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCORD = [sys.executable, "-m", "cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cluster_env(
+    temporal_env: WorkflowEnvironment, task_queue: str, database_url: str
+) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
+        ACCORD_TASK_QUEUE=task_queue,
+        DATABASE_URL=database_url,
+        ACCORD_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+async def accord(*args: str, env: dict[str, str], within: float = 120) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *ACCORD,
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), within)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_send_status_list_timeline_verify_json(
+    temporal_env: WorkflowEnvironment, session: Session, task_queue: str, database_url: str
+) -> None:
+    env = cluster_env(temporal_env, task_queue, database_url)
+    p = Driver(session, f"cli-{uuid.uuid4().hex[:6]}")
+    await p.open()
+    await p.to_mission_planning()
+
+    code, out, _ = await accord(
+        "send",
+        p.process_id,
+        "grant_consent",
+        "--actor",
+        "mfa:head",
+        "--on",
+        "2023-04-10",
+        "--set",
+        "tor_version=1",
+        "--json",
+        env=env,
+    )
+    assert code == 0, out
+    sent = json.loads(out)
+    assert sent["accepted"] is True
+    assert [e["event_type"] for e in sent["events"]] == ["ConsentGranted"]
+
+    code, out, _ = await accord(
+        "send",
+        p.workflow_id,
+        "grant_consent",
+        "--actor",
+        "partner:director_general",
+        "--on",
+        "2023-04-11",
+        "--data",
+        '{"tor_version": 1}',
+        "--json",
+        env=env,
+    )
+    assert code == 1
+    assert json.loads(out)["code"] == "not_allowed"
+
+    code, out, _ = await accord("status", p.process_id, "--json", env=env)
+    status = json.loads(out)
+    assert status["stage"] == "mission_planning"
+    assert status["pending_consents"] == ["state_security_service"]
+
+    async def listed() -> bool:
+        _, out, _ = await accord("list", "--pending", "state_security_service", "--json", env=env)
+        return any(r["workflow_id"] == p.workflow_id for r in json.loads(out))
+
+    await eventually(listed, within=60)
+    code, out, _ = await accord("list", "--stage", "mission_planning", "--json", env=env)
+    rows = {r["workflow_id"]: r for r in json.loads(out)}
+    assert rows[p.workflow_id]["pending_agencies"] == ["state_security_service"]
+
+    code, out, _ = await accord("timeline", p.process_id, "--json", env=env)
+    timeline = json.loads(out)
+    assert [e["version"] for e in timeline] == list(range(1, len(timeline) + 1))
+    assert timeline[-1]["type"] == "ConsentGranted"
+    assert "Ministry of Foreign Affairs" in timeline[-1]["summary"]
+
+    code, out, _ = await accord("verify", "--stream", p.process_id, "--json", env=env)
+    assert code == 0 and json.loads(out)["ok"] is True
+
+
+async def test_temporal_cli_finds_processes_by_stage_and_pending_agency(
+    temporal_env: WorkflowEnvironment, session: Session
+) -> None:
+    p = Driver(session, f"op-{uuid.uuid4().hex[:6]}")
+    await p.open()
+    await p.to_mission_planning()
+    await p.ok("grant_consent", "2023-04-10", MFA_HEAD, tor_version=1)
+    address = temporal_env.client.service_client.config.target_host
+
+    def listed(query: str) -> list[dict[str, Any]]:
+        out = subprocess.run(
+            [
+                temporal_binary(),
+                "workflow",
+                "list",
+                "--address",
+                address,
+                "--query",
+                query,
+                "--output",
+                "json",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
+        rows = json.loads(out) if out.strip() else []
+        return rows if isinstance(rows, list) else [rows]
+
+    async def found() -> bool:
+        by_agency = listed("AccordPendingAgencies = 'state_security_service'")
+        by_stage = listed("AccordStage = 'mission_planning'")
+        ids = {r["execution"]["workflowId"] for r in by_agency} & {
+            r["execution"]["workflowId"] for r in by_stage
+        }
+        return p.workflow_id in ids
+
+    await eventually(found, within=60)
+    assert p.workflow_id not in {
+        r["execution"]["workflowId"] for r in listed("AccordPendingAgencies = 'mfa'")
+    }
+
+
+async def test_scenario_run_embedded_starts_and_stops_its_own_services(
+    database_url: str, tmp_path: Path
+) -> None:
+    """No TEMPORAL_ADDRESS: the CLI starts a dev server and a worker, and stops them."""
+    env = dict(os.environ)
+    env.pop("TEMPORAL_ADDRESS", None)
+    port, ui_port = free_port(), free_port()
+    env.update(
+        DATABASE_URL=database_url,
+        ACCORD_DATA_DIR=str(tmp_path),
+        ACCORD_TEMPORAL_PORT=str(port),
+        ACCORD_TEMPORAL_UI_PORT=str(ui_port),
+    )
+    scenario = ROOT / "scenarios" / "suspension-resumed.yaml"
+    code, out, err = await accord("scenario", "run", str(scenario), "--json", env=env, within=240)
+    assert code == 0, err[-2000:]
+    run = json.loads(out)
+    assert run["final_stage"] == "negotiating"
+    assert run["process_id"].startswith("suspended-") and run["run_suffix"] in run["process_id"]
+    assert run["verify"]["ok"] is True
+    assert [s["ok"] for s in run["steps"]] == [True] * len(run["steps"])
+    rejected = [s for s in run["steps"] if s.get("outcome") == "rejected"]
+    assert {s["code"] for s in rejected} == {"wrong_stage", "not_allowed"}
+    assert (tmp_path / "temporal.db").exists()
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "the dev server it started is stopped"
+
+
+async def test_failed_expectation_exits_non_zero(
+    temporal_env: WorkflowEnvironment,
+    session: Session,
+    task_queue: str,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    env = cluster_env(temporal_env, task_queue, database_url)
+    source = (ROOT / "scenarios" / "bad-commands.yaml").read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        source.replace("expect_rejected: out_of_order", "expect_rejected: not_allowed")
+    )
+    code, out, _ = await accord("scenario", "run", str(broken), "--json", env=env)
+    assert code == 1
+    failed = [s for s in json.loads(out)["steps"] if not s["ok"]]
+    assert len(failed) == 1 and failed[0]["code"] == "out_of_order"
+
+
+def test_worker_stops_gracefully_on_sigterm(
+    temporal_env: WorkflowEnvironment, database_url: str
+) -> None:
+    env = cluster_env(temporal_env, f"sigterm-{uuid.uuid4().hex[:6]}", database_url)
+    env["ACCORD_LOG_LEVEL"] = "INFO"
+    proc = subprocess.Popen(
+        [*ACCORD, "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        started = ""
+        while "worker started" not in started:
+            line = proc.stderr.readline()
+            assert line, f"worker exited before starting: {started}"
+            started += line
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    lines = [json.loads(line) for line in (started + err).splitlines() if line.startswith("{")]
+    assert [entry["event"] for entry in lines][-1] == "worker stopped"
+    assert all("timestamp" in entry and "level" in entry for entry in lines)
