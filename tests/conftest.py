@@ -1,6 +1,9 @@
-"""Shared fixtures: one real PostgreSQL per test session (embedded unless DATABASE_URL is set).
+"""Shared fixtures: real services, started once per test session.
 
-Each session works in a fresh database so that runs never see each other's rows.
+- PostgreSQL (embedded unless DATABASE_URL is set); each session works in a fresh database
+  so that runs never see each other's rows.
+- A Temporal dev server (the `temporal` CLI built by make), started on first use, and a
+  worker per test on its own task queue.
 """
 
 from __future__ import annotations
@@ -11,8 +14,17 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from cli.devserver import temporal_binary
+from cli.session import Session
+from store import EventStore
 from store.embedded import embedded
+from workers.main import build_worker
+from workflows import search
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +60,48 @@ async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(search.ALL),
+        dev_server_log_level="error",
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    s = await EventStore.connect(database_url)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"accord-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def worker(client: Client, store: EventStore, task_queue: str) -> AsyncIterator[Worker]:
+    w = build_worker(client, store, task_queue)
+    async with w:
+        yield w
+
+
+@pytest.fixture
+def session(client: Client, store: EventStore, task_queue: str, worker: Worker) -> Session:
+    return Session(client=client, store=store, task_queue=task_queue, embedded=None)

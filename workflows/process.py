@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         Command,
         DomainError,
         Event,
+        ProcessConfig,
         ProcessState,
         ProcessView,
         Stage,
@@ -59,8 +60,6 @@ with workflow.unsafe.imports_passed_through():
         ReviewWatch,
         TimerFired,
     )
-    from workflows.mission import EvaluationMissionWorkflow
-    from workflows.review import ReportReviewWorkflow
 
 # Event ids are uuid5(stream, version): the same decision retried yields the same ids.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a4e-5b0d-4d7e-9a43-0c2f7f3b8e11")
@@ -77,6 +76,9 @@ RECORD_RETRY = RetryPolicy(
     non_retryable_error_types=["ConcurrencyConflict", "IdempotencyConflict"],
 )
 RECORD_TIMEOUT = timedelta(seconds=30)
+
+# Child workflow type names, by the kind of subject they watch.
+CHILD_WORKFLOWS = {"mission": "EvaluationMission", "review": "ReportReview"}
 
 
 def workflow_id_for(process_id: str) -> str:
@@ -342,57 +344,63 @@ class CooperationProcessWorkflow:
         if "review" in self._children and self._state.stage != Stage.UNDER_REVIEW:
             await self._close_child("review")
 
-    def _child_id(self, subject: str, rearmed: bool) -> str:
-        # A re-armed child gets the stream version in its id: its predecessor may still
-        # be closing under the plain id.
-        suffix = f"-r{self._state.version}" if rearmed else ""
-        return f"{workflow.info().workflow_id}-{subject}{suffix}"
-
     async def _start_mission(self, tor_version: int, event: Event, rearmed: bool = False) -> None:
         config = self._require_config()
-        view = process_view(self._state)
-        if not view.pending_consents:
+        pending = process_view(self._state).pending_consents
+        if not pending:
             return
-        child_id = self._child_id(f"mission-tor{tor_version}", rearmed)
-        await workflow.start_child_workflow(
-            EvaluationMissionWorkflow.run,
-            MissionWatch(
-                process_workflow_id=workflow.info().workflow_id,
-                tor_version=tor_version,
-                agencies=list(view.pending_consents),
-                consent_deadline_seconds=config.durations.consent_deadline.total_seconds(),
-                proposed_on=event.occurred_on,
-            ),
-            id=child_id,
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            static_summary=f"Consents for ToR v{tor_version} of {config.process_id}",
+        watch = MissionWatch(
+            process_workflow_id=workflow.info().workflow_id,
+            tor_version=tor_version,
+            agencies=list(pending),
+            consent_deadline_seconds=config.durations.consent_deadline.total_seconds(),
+            proposed_on=event.occurred_on,
         )
-        self._children["mission"] = ChildRef(
-            kind="mission", workflow_id=child_id, subject_version=tor_version
+        summary = f"Consents for ToR v{tor_version} of {config.process_id}"
+        await self._start_child(
+            "mission", f"mission-tor{tor_version}", tor_version, watch, summary, rearmed
         )
 
     async def _start_review(self, report_version: int, event: Event, rearmed: bool = False) -> None:
         config = self._require_config()
-        view = process_view(self._state)
-        if not view.pending_reviews:
+        pending = process_view(self._state).pending_reviews
+        if not pending:
             return
-        child_id = self._child_id(f"review-v{report_version}", rearmed)
+        watch = ReviewWatch(
+            process_workflow_id=workflow.info().workflow_id,
+            report_version=report_version,
+            reviewers=list(pending),
+            reminder_every_seconds=config.durations.review_reminder_every.total_seconds(),
+            deadline_seconds=config.durations.review_deadline.total_seconds(),
+            delivered_on=event.occurred_on,
+        )
+        summary = f"Review of report v{report_version} of {config.process_id}"
+        await self._start_child(
+            "review", f"review-v{report_version}", report_version, watch, summary, rearmed
+        )
+
+    async def _start_child(
+        self,
+        kind: str,
+        subject: str,
+        subject_version: int,
+        watch: MissionWatch | ReviewWatch,
+        summary: str,
+        rearmed: bool,
+    ) -> None:
+        # A re-armed child gets the stream version in its id: its predecessor may still
+        # be closing under the plain id.
+        suffix = f"-r{self._state.version}" if rearmed else ""
+        child_id = f"{workflow.info().workflow_id}-{subject}{suffix}"
         await workflow.start_child_workflow(
-            ReportReviewWorkflow.run,
-            ReviewWatch(
-                process_workflow_id=workflow.info().workflow_id,
-                report_version=report_version,
-                reviewers=list(view.pending_reviews),
-                reminder_every_seconds=config.durations.review_reminder_every.total_seconds(),
-                deadline_seconds=config.durations.review_deadline.total_seconds(),
-                delivered_on=event.occurred_on,
-            ),
+            CHILD_WORKFLOWS[kind],
+            watch,
             id=child_id,
             parent_close_policy=ParentClosePolicy.ABANDON,
-            static_summary=f"Review of report v{report_version} of {config.process_id}",
+            static_summary=summary,
         )
-        self._children["review"] = ChildRef(
-            kind="review", workflow_id=child_id, subject_version=report_version
+        self._children[kind] = ChildRef(
+            kind=kind, workflow_id=child_id, subject_version=subject_version
         )
 
     async def _signal_child(self, kind: str, signal: str, arg: str) -> None:
@@ -417,7 +425,7 @@ class CooperationProcessWorkflow:
                 workflow.logger.info("child %s not cancelled: %s", child.workflow_id, err)
         self._children.clear()
 
-    def _require_config(self) -> Any:
+    def _require_config(self) -> ProcessConfig:
         if self._state.config is None:
             raise ApplicationError("process is not open", non_retryable=True)
         return self._state.config
