@@ -80,7 +80,7 @@ async def start_process(
 
 def _static_details(config: Any) -> str:
     agencies = "\n".join(
-        f"- `{a.key}` {a.name}"
+        f"- `{a.key}` {a.name or ''}"
         + "".join(
             f" · {flag}"
             for flag in ("channel", "consent_required", "reviewer", "escalation_target")

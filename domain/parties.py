@@ -89,7 +89,7 @@ class AgencyConfig(BaseModel):
     model_config = _STRICT
 
     key: AgencyKey
-    name: Name
+    name: Name | None = None  # display name; the key stands in for it when absent
     channel: bool = False
     consent_required: bool = False
     reviewer: bool = False
@@ -108,10 +108,11 @@ class Durations(BaseModel):
 
     model_config = _STRICT
 
-    consent_deadline: timedelta
-    review_reminder_every: timedelta
-    review_deadline: timedelta
-    dormancy_after: timedelta
+    # Defaults for a real process; a scenario or test sets only the ones it exercises.
+    consent_deadline: timedelta = timedelta(days=30)
+    review_reminder_every: timedelta = timedelta(days=14)
+    review_deadline: timedelta = timedelta(days=60)
+    dormancy_after: timedelta = timedelta(days=365)
 
     @field_validator("*")
     @classmethod
@@ -131,7 +132,7 @@ class ProcessConfig(BaseModel):
     partner: PartyInfo
     national_body: PartyInfo
     agencies: Annotated[tuple[AgencyConfig, ...], Field(min_length=1, max_length=30)]
-    durations: Durations
+    durations: Durations = Durations()
     max_revisions: Annotated[int, Field(ge=0, le=10)] = 2
 
     @model_validator(mode="after")

@@ -214,7 +214,7 @@ class _Names:
         if key == NATIONAL_BODY:
             return config.national_body.short_name or config.national_body.name
         agency = config.agency(key)
-        return agency.name if agency else key
+        return (agency.name or agency.key) if agency else key
 
     def all(self, keys: tuple[str, ...]) -> str:
         names = [self(k) for k in keys]

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
+from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
@@ -434,12 +434,20 @@ class CooperationProcessWorkflow:
 
     def _publish(self, last: Event | None = None) -> None:
         view = process_view(self._state)
-        workflow.upsert_search_attributes(
-            [
-                search.STAGE.value_set(str(view.stage)),
-                search.PENDING_AGENCIES.value_set(list(view.pending_agencies)),
+        updates: list[SearchAttributeUpdate[Any]] = [
+            search.STAGE.value_set(str(view.stage)),
+            search.PENDING_AGENCIES.value_set(list(view.pending_agencies)),
+        ]
+        if last is None:
+            # At the start of every run: whoever started the workflow, the process is
+            # findable by its partner, country and id.
+            partner = view.partner.short_name or view.partner.name
+            updates += [
+                search.PARTNER.value_set(partner),
+                search.COUNTRY.value_set(view.country),
+                search.PROCESS_ID.value_set(view.process_id),
             ]
-        )
+        workflow.upsert_search_attributes(updates)
         lines = [
             f"**Stage:** {view.stage}",
             f"**Waiting on:** {', '.join(view.pending_agencies) or 'nobody'}",

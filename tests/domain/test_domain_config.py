@@ -114,3 +114,20 @@ def test_actor_role_must_fit_party() -> None:
         Actor(party="mfa", role="director_general")
     assert Actor.system().party == "system"
     assert Actor(party="mfa", role="head", name="Minister").name == "Minister"
+
+
+def test_agency_names_and_durations_are_optional() -> None:
+    """DOMAIN.md gives agencies a key and flags; durations default to a real process's."""
+    from datetime import timedelta
+
+    from domain import ProcessConfig
+
+    config = ProcessConfig.model_validate_json(
+        '{"process_id": "xx-min", "country": "X", "partner": {"name": "P"},'
+        ' "national_body": {"name": "N"},'
+        ' "agencies": [{"key": "mfa", "channel": true, "escalation_target": true}],'
+        ' "durations": {"consent_deadline": "PT2S"}}'
+    )
+    assert config.agencies[0].name is None
+    assert config.durations.consent_deadline == timedelta(seconds=2)
+    assert config.durations.review_deadline == timedelta(days=60)
