@@ -276,3 +276,22 @@ async def test_projection_equals_status_query(session: Session, store: EventStor
     queried = await read_status(session, p.workflow_id)
     assert projected == queried
     assert queried["pending_consents"] == ["mfa"]
+
+
+async def test_projections_rebuild_equals_fold(session: Session, store: EventStore) -> None:
+    from domain import decode_event, fold, process_view
+
+    p = Driver(session, pid("rebuild"))
+    await p.open()
+    await p.to_under_review()
+    projections = Projections(store)
+    before_view = await projections.view(p.workflow_id)
+    before_timeline = await projections.timeline(p.workflow_id)
+    counts = await projections.rebuild()
+    assert counts["events"] >= len(before_timeline)
+    assert await projections.view(p.workflow_id) == before_view
+    assert await projections.timeline(p.workflow_id) == before_timeline
+    events = await store.read_stream(p.workflow_id)
+    folded = fold(decode_event(e.event_type, e.schema_version, e.data) for e in events)
+    assert before_view == process_view(folded).model_dump(mode="json")
+    assert [t["version"] for t in before_timeline] == [e.version for e in events]
