@@ -126,14 +126,29 @@ class DevServer:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if _exited(pid):
                 break
             time.sleep(0.1)
         else:
             os.kill(pid, signal.SIGKILL)
+            _exited(pid)
         self._pidfile.unlink(missing_ok=True)
+
+
+def _exited(pid: int) -> bool:
+    """Whether the process is gone; reaps it when it is our own child (else a zombie
+    would look alive to `kill(pid, 0)` until this process exits)."""
+    try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return True
+    except ChildProcessError:
+        pass  # started by another process: only its existence can be checked
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def embedded_dev_server() -> DevServer:

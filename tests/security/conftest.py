@@ -1,5 +1,5 @@
-"""A Temporal dev server for the security tests, and clients built the way production
-builds them (`TemporalSettings.connect`), with or without codec and actor binding."""
+"""Clients built the way production builds them (`TemporalSettings.connect`), with or
+without codec and actor binding, on the session's dev server (`tests/conftest.py`)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,13 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from cli.devserver import temporal_binary
 from cli.session import Session
 from security.keys import KeyRing
 from store import EventStore
 from workers.config import TemporalSettings
 from workers.main import build_worker
-from workflows import search
 
 
 def ring(*kids: str) -> KeyRing:
@@ -33,38 +30,16 @@ def ring_text(keys: KeyRing) -> str:
     return ",".join(f"{kid}:{base64.b64encode(secret).decode()}" for kid, secret in keys.entries)
 
 
-@pytest.fixture(scope="session")
-async def security_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(search.ALL),
-        dev_server_log_level="error",
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
-
-
 @pytest.fixture
-def plain_client(security_env: WorkflowEnvironment) -> Client:
+def plain_client(temporal_env: WorkflowEnvironment) -> Client:
     """A client with no codec and no interceptor: sees exactly what the server stores."""
-    return security_env.client
+    return temporal_env.client
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[EventStore]:
-    s = await EventStore.connect(database_url)
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
-@pytest.fixture
-def settings_for(security_env: WorkflowEnvironment) -> Callable[..., TemporalSettings]:
-    address = security_env.client.service_client.config.target_host
+def settings_for(temporal_env: WorkflowEnvironment) -> Callable[..., TemporalSettings]:
+    """Settings for the test's own task queue, with the given security fields."""
+    address = temporal_env.client.service_client.config.target_host
     task_queue = f"accord-sec-{uuid.uuid4().hex[:8]}"
 
     def make(**security: Any) -> TemporalSettings:
@@ -76,9 +51,7 @@ def settings_for(security_env: WorkflowEnvironment) -> Callable[..., TemporalSet
 
 
 @pytest.fixture
-def running(
-    store: EventStore,
-) -> Callable[[TemporalSettings], Any]:
+def running(store: EventStore) -> Callable[[TemporalSettings], Any]:
     """`async with running(settings) as session`: a client and an in-process worker."""
 
     @asynccontextmanager
