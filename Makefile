@@ -39,13 +39,13 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy .
 
-pytest: setup
+pytest: setup browser
 	$(VENV)/bin/pytest -q
 
 test: setup lint typecheck pytest
 
 run: setup
-	$(VENV)/bin/accord scenario run scenarios/azerbaijan-icmp.yaml --keep-server
+	$(VENV)/bin/accord scenario run scenarios/azerbaijan-icmp.yaml --keep-server --report-dir .data
 
 bench-store: setup
 	$(PY) -m bench.eventstore
@@ -58,3 +58,23 @@ worker: setup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+.PHONY: browser compose-cli
+
+# Debian's Chromium for tests/browser (headless; the browser cannot be downloaded).
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+# A compose v2 CLI to validate docker-compose.yml (`docker compose config`, tests/deploy):
+# Debian only packages compose v1, which cannot read the current specification. Built from
+# the Go module proxy into the docker CLI's plugin folder; a few minutes on two cores.
+COMPOSE_VERSION := v2.40.3
+compose-cli:
+	@if docker compose version >/dev/null 2>&1; then docker compose version; else \
+	  set -e; src=$$(mktemp -d); \
+	  dir=$$(go mod download -json github.com/docker/compose/v2@$(COMPOSE_VERSION) \
+	    | $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'); \
+	  cp -r "$$dir"/. "$$src"; chmod -R u+w "$$src"; mkdir -p "$$HOME/.docker/cli-plugins"; \
+	  (cd "$$src" && go build -trimpath -o "$$HOME/.docker/cli-plugins/docker-compose" \
+	    -ldflags "-X github.com/docker/compose/v2/internal.Version=$(COMPOSE_VERSION)" ./cmd); \
+	  rm -rf "$$src"; fi

@@ -19,6 +19,8 @@ from typing import Any
 import yaml
 
 from cli import actor_token, codec_server, report_cli
+from cli import events as events_cli
+from cli import schema as schema_cli
 from cli.operations import (
     as_workflow_id,
     list_processes,
@@ -279,6 +281,8 @@ def parser() -> argparse.ArgumentParser:
     codec_server.add_parser(sub)
     actor_token.add_parser(sub)
     report_cli.add_parser(sub)
+    events_cli.add_parser(sub)
+    schema_cli.add_parser(sub)
     return p
 
 
@@ -309,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         "report": report_cli.run,
         "db": _cmd_db_migrate,
         "projections": _cmd_projections_rebuild,
+        "events": events_cli.run,
+        "schema": schema_cli.run,
     }
     try:
         return asyncio.run(handlers[args.cmd](args))

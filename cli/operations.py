@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
@@ -78,14 +78,20 @@ async def start_process(
     return CommandOutcome(True, stage="contact")
 
 
+_AGENCY_PARTS = {
+    "channel": "official channel",
+    "consent_required": "consents to missions",
+    "reviewer": "reviews reports",
+    "escalation_target": "receives escalations",
+}
+
+
 def _static_details(config: Any) -> str:
+    # A blank line before the list: the UI's Markdown does not let a list interrupt a
+    # paragraph, and would run the agencies together on one line.
     agencies = "\n".join(
-        f"- `{a.key}` {a.name or ''}"
-        + "".join(
-            f" · {flag}"
-            for flag in ("channel", "consent_required", "reviewer", "escalation_target")
-            if getattr(a, flag)
-        )
+        f"- {a.name or a.key} (`{a.key}`): "
+        + (", ".join(label for flag, label in _AGENCY_PARTS.items() if getattr(a, flag)) or "-")
         for a in config.agencies
     )
     d = config.durations
@@ -93,11 +99,19 @@ def _static_details(config: Any) -> str:
         f"**Partner:** {config.partner.name}\n\n"
         f"**National body:** {config.national_body.name}\n\n"
         f"**Country:** {config.country}\n\n"
-        f"**Agencies:**\n{agencies}\n\n"
-        f"**Durations:** consent deadline {d.consent_deadline}, review reminders every "
-        f"{d.review_reminder_every}, review deadline {d.review_deadline}, dormancy after "
-        f"{d.dormancy_after}; at most {config.max_revisions} revision rounds"
+        f"**Agencies:**\n\n{agencies}\n\n"
+        f"**Durations:** consent deadline {_span(d.consent_deadline)}, review reminders every "
+        f"{_span(d.review_reminder_every)}, review deadline {_span(d.review_deadline)}, "
+        f"dormancy after {_span(d.dormancy_after)}; at most {config.max_revisions} revision "
+        "rounds"
     )
+
+
+def _span(duration: timedelta) -> str:
+    """`90 days` rather than timedelta's `90 days, 0:00:00`; seconds for test timers."""
+    if duration and duration % timedelta(days=1) == timedelta(0):
+        return f"{duration.days} day{'s' if duration.days != 1 else ''}"
+    return f"{duration.total_seconds():g} s"
 
 
 async def send_command(

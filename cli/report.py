@@ -200,7 +200,7 @@ class _Names:
         if key == SYSTEM:
             return "Accord (timer)"
         agency = self.config.agency(key)
-        return agency.name if agency else key
+        return (agency.name or key) if agency else key
 
     def parties(self, keys: Iterable[str]) -> str:
         return ", ".join(self.party(k) for k in keys) or "none"
@@ -213,7 +213,7 @@ class _Names:
         name = actor.get("name")
         if actor["party"] == SYSTEM:
             return party
-        return f"{name} ({party}, {role})" if name else f"{party}, {role}"
+        return f"{name}, {party} {role}" if name else f"{party}, {role}"
 
 
 def _notes(event: Event, names: _Names) -> tuple[str, ...]:
@@ -373,7 +373,7 @@ def _parties(config: ProcessConfig, rows: list[_Row], names: _Names) -> tuple[Bl
         ("Agency", "Key", "Part in the process"),
         tuple(
             (
-                a.name,
+                a.name or a.key,
                 a.key,
                 ", ".join(label for flag, label in _AGENCY_FLAGS.items() if getattr(a, flag))
                 or "-",
@@ -427,7 +427,11 @@ def _mission_facts(state: ProcessState, names: _Names) -> list[Block]:
     ]
     if m.actual_start:
         facts.append(
-            ("Took place", f"{_iso(m.actual_start)} to {_iso(m.actual_end)}, {m.mode or '-'}")
+            (
+                "Took place",
+                f"{_iso(m.actual_start)} to {_iso(m.actual_end)}, "
+                + (m.mode or "-").replace("_", " "),
+            )
         )
     if m.received_by:
         facts.append(("Received by", names.parties(m.received_by)))
@@ -460,14 +464,21 @@ def _iso(value: date | None) -> str:
 
 # --- Markdown ----------------------------------------------------------------------------
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|&~])")
-_MD_LINE_START = re.compile(r"^(\s*)([-=]|\d+[.)])")
+# Emphasis, code, links and images, HTML, table cells, entities and strikethrough; `(` is
+# inert once `[` and `]` are escaped. Block markers matter only where a line starts.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|&~])")
+_MD_LINE_START = re.compile(r"^([-+=#]|\d+[.)])")
 
 
 def md(text: str) -> str:
     """Plain text as inert Markdown: one line, every markup character escaped."""
     flat = " ".join(text.split())
-    return _MD_LINE_START.sub(r"\1\\\2", _MD_SPECIAL.sub(r"\\\1", flat))
+    escaped = _MD_SPECIAL.sub(r"\\\1", flat)
+    # `- x` and `# x` take the backslash in front; `1. x` on its punctuation (digits
+    # cannot be escaped).
+    return _MD_LINE_START.sub(
+        lambda m: m[1][:-1] + "\\" + m[1][-1] if m[1][0].isdigit() else "\\" + m[1], escaped
+    )
 
 
 def to_markdown(report: Report) -> str:

@@ -36,8 +36,7 @@ T = TypeVar("T")
 # One event (the common case): scalar parameters, one statement in the function. The jsonb
 # values go over the wire as the canonical JSON text the digest was computed on.
 _APPEND_ONE_SQL = """
-SELECT "position", already_recorded
-  FROM accord.append_event($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9, $10,
+SELECT accord.append_event($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9, $10,
                            $11, $12, $13)
 """
 
@@ -156,15 +155,21 @@ async def append_events(
     hold a write open). `EventStore.append` is this on a connection of the store's pool.
     """
     _check_append(expected_version, events)
+    return await _append(db, stream_id, expected_version, events)
+
+
+async def _append(
+    db: Executor, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+) -> AppendResult:
     if len(events) == 1:
         args = _append_one_arguments(stream_id, expected_version, events[0])
         try:
-            one = await db.fetchrow(_APPEND_ONE_SQL, *args)
+            position = await db.fetchval(_APPEND_ONE_SQL, *args)
         except asyncpg.PostgresError as error:
             raise await _store_error(db, error, stream_id, expected_version) from error
-        assert one is not None  # the function always returns one row
+        # The new position, or its negation for an idempotent retry (nothing written).
         version = expected_version + 1
-        return AppendResult(stream_id, version, version, [one[0]], one[1])
+        return AppendResult(stream_id, version, version, [abs(position)], position < 0)
     args = _append_arguments(stream_id, expected_version, events)
     try:
         row = await db.fetchrow(_APPEND_SQL, *args)
@@ -372,10 +377,8 @@ class EventStore:
         id is recorded with other content. Retrying an append that already succeeded returns
         the recorded positions with `already_recorded=True` and writes nothing.
         """
-        _check_append(expected_version, events)
-        return await self._run(
-            lambda conn: append_events(conn, stream_id, expected_version, events)
-        )
+        _check_append(expected_version, events)  # before taking a connection
+        return await self._run(lambda conn: _append(conn, stream_id, expected_version, events))
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         rows = await self._run(lambda conn: conn.fetch(_READ_STREAM_SQL, stream_id, after_version))

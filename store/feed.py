@@ -14,7 +14,6 @@ timeout, so a lost notification delays it by at most `poll_interval`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeAlias
@@ -27,9 +26,10 @@ from store.eventstore import EventStore
 from store.model import RecordedEvent
 
 FEED_CHANNEL = "accord_events"
-# Held shared by every listening follower: appends notify only while someone holds it
-# (0004_feed_notify.sql explains the cost of notifying for nobody).
+# Held shared by every follower waiting for new events: appends notify only while someone
+# holds it (0004_feed_notify.sql explains the cost of notifying).
 FOLLOWER_LOCK = 0x4143434F52444645  # "ACCORDFE"
+_SOON = 0.05  # seconds: the first look after arming or after a notification
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -99,12 +99,17 @@ def feed_event_json(event: RecordedEvent) -> FeedEventJson:
 
 
 class _Wakeup:
-    """A pooled connection that LISTENs on the feed channel and flags each notification."""
+    """A pooled connection that LISTENs on the feed channel and flags each notification.
+
+    It is *armed* -- holds the follower lock shared, so that appends notify -- only while
+    its follower waits with nothing to read. A follower busy reading costs appenders
+    nothing: a notifying commit is serialised with every other one in the cluster.
+    """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._conn: ConsumerConnection | None = None
-        self._locked = False
+        self.armed = False
         self.flag = asyncio.Event()
 
     def _notified(self, *_: object) -> None:
@@ -114,19 +119,32 @@ class _Wakeup:
         self._conn = conn = await self._pool.acquire()
         try:
             await conn.add_listener(FEED_CHANNEL, self._notified)
-            # LISTEN first: an append that sees the lock must find us listening. Appenders
-            # hold the exclusive lock for microseconds, so retry briefly; without the lock
-            # we merely get fewer wake-ups and rely on polling.
-            for _ in range(50):
-                if await self._conn.fetchval(
-                    "SELECT pg_try_advisory_lock_shared($1)", FOLLOWER_LOCK
-                ):
-                    self._locked = True
-                    break
-                await asyncio.sleep(0.01)
         except BaseException:
             await self.close()
             raise
+
+    async def arm(self) -> None:
+        assert self._conn is not None
+        # Appenders hold the lock exclusively for microseconds, so retry briefly; unarmed,
+        # the follower merely relies on polling.
+        for _ in range(20):
+            if await self._conn.fetchval("SELECT pg_try_advisory_lock_shared($1)", FOLLOWER_LOCK):
+                self.armed = True
+                return
+            await asyncio.sleep(0.001)
+
+    async def disarm(self) -> None:
+        if self.armed and self._conn is not None:
+            await self._conn.execute("SELECT pg_advisory_unlock_shared($1)", FOLLOWER_LOCK)
+            self.armed = False  # only now: if interrupted, close() unlocks again
+
+    async def wait(self, within: float) -> bool:
+        """True when notified within `within` seconds."""
+        try:
+            await asyncio.wait_for(self.flag.wait(), within)
+        except TimeoutError:
+            return False
+        return True
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -134,8 +152,9 @@ class _Wakeup:
             return
         try:
             # The pool does not reset sessions (store.eventstore._keep_session): undo ours.
-            if self._locked:
+            if self.armed:
                 await conn.execute("SELECT pg_advisory_unlock_shared($1)", FOLLOWER_LOCK)
+                self.armed = False
             await conn.remove_listener(FEED_CHANNEL, self._notified)
         except Exception:
             conn.terminate()  # the server drops its LISTEN and lock with the session
@@ -189,18 +208,33 @@ class Subscription:
 
     async def _next_batch(self) -> list[RecordedEvent]:
         """The events after `position`; following, waits until there are some."""
-        while True:
-            if self._wakeup is not None:
-                # Cleared before reading: a notification during the read wakes the wait.
-                self._wakeup.flag.clear()
-            batch = await self._store.read_all(self.position, self._batch_size)
-            if batch or not self._follow:
-                return batch
-            if self._wakeup is None:
-                await asyncio.sleep(self._poll_interval)
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.flag.wait(), self._poll_interval)
+        wakeup = self._wakeup
+        delay = 0.0
+        try:
+            while True:
+                if wakeup is not None:
+                    # Cleared before reading: a notification during the read wakes the wait.
+                    wakeup.flag.clear()
+                batch = await self._store.read_all(self.position, self._batch_size)
+                if batch or not self._follow:
+                    return batch
+                if wakeup is None:
+                    await asyncio.sleep(self._poll_interval)
+                elif not wakeup.armed:
+                    # From now on appends notify. One that checked just before may still
+                    # commit unannounced: the first looks come soon after.
+                    await wakeup.arm()
+                    delay = _SOON
+                elif await wakeup.wait(delay):
+                    delay = _SOON
+                else:
+                    # Also after a notification whose commit the feed does not show yet
+                    # (an older writing transaction anywhere in the cluster holds it back):
+                    # look again soon, backing off to the poll interval.
+                    delay = min(delay * 2, self._poll_interval)
+        finally:
+            if wakeup is not None:
+                await wakeup.disarm()
 
     async def batches(self) -> AsyncIterator[list[RecordedEvent]]:
         while batch := await self._next_batch():

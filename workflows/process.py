@@ -448,15 +448,20 @@ class CooperationProcessWorkflow:
                 search.PROCESS_ID.value_set(view.process_id),
             ]
         workflow.upsert_search_attributes(updates)
-        lines = [
-            f"**Stage:** {view.stage}",
-            f"**Waiting on:** {', '.join(view.pending_agencies) or 'nobody'}",
-            f"**Events recorded:** {view.version}",
-        ]
-        if view.last_occurred_on is not None:
-            lines.append(f"**Last business date:** {view.last_occurred_on.isoformat()}")
+        # Agencies by name, with the key an operator filters on (AccordPendingAgencies).
+        names = {a.key: a.name or a.key for a in view.agencies}
+        waiting = ", ".join(f"{names[k]} (`{k}`)" for k in view.pending_agencies)
+        # The UI shows current details in a box three lines high: two short paragraphs,
+        # the last event cut short (its full sentence is in the timeline and the report).
+        lines = [f"**Stage:** {view.stage} · **Waiting on:** {waiting or 'nobody'}"]
+        on = view.last_occurred_on.isoformat() if view.last_occurred_on else "-"
         if last is not None:
-            lines.append(f"**Last:** {describe(last, self._state.config)}")
+            sentence = describe(last, self._state.config)
+            if len(sentence) > 120:
+                sentence = sentence[:119].rstrip(" ,;") + "…"
+            lines.append(f"**Last event** ({on}, no. {view.version}): {sentence}")
+        else:
+            lines.append(f"**Events recorded:** {view.version}, the last on {on}")
         workflow.set_current_details("\n\n".join(lines))
 
 

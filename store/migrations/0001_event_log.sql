@@ -131,6 +131,9 @@ $$;
 -- Append one event: one statement in the common case. The CTE `t` draws the xid first, then
 -- the position and the time (chain: hash = sha256(prev_hash || content_digest || position ||
 -- recorded_at µs)); the head row's write is the guard and the lock; the event row follows.
+-- Returns the event's position, or its negation when the event was already recorded (an
+-- idempotent retry: nothing written). A plain bigint rather than OUT columns: the caller then
+-- needs no function scan and tuplestore, ~10 µs of the server's time per append.
 CREATE FUNCTION accord.append_event(
     p_stream_id        text,
     p_expected_version integer,
@@ -144,15 +147,16 @@ CREATE FUNCTION accord.append_event(
     p_causation_id     text,
     p_workflow_id      text,
     p_run_id           text,
-    p_digest           bytea,
-    OUT "position"       bigint,
-    OUT already_recorded boolean
+    p_digest           bytea
 )
+RETURNS bigint
 LANGUAGE plpgsql
 -- Every lookup here is by unique key. plpgsql caches plans per connection; one planned while
 -- the table was tiny (seq scan) would otherwise stick long after the table has grown.
 SET enable_seqscan = off
 AS $$
+DECLARE
+    v_position bigint;
 BEGIN
     IF p_expected_version = 0 THEN
         WITH t AS MATERIALIZED (
@@ -178,7 +182,7 @@ BEGIN
                '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea,
                h.hash
           FROM t, h
-        RETURNING events.position INTO "position";
+        RETURNING events.position INTO v_position;
     ELSIF p_expected_version > 0 THEN
         WITH t AS MATERIALIZED (
             SELECT pg_current_xact_id() AS tx, nextval('accord.event_position_seq') AS pos,
@@ -200,17 +204,15 @@ BEGIN
                p_schema_version, p_data, p_actor, p_occurred_on, h.at, p_correlation_id,
                p_causation_id, p_workflow_id, p_run_id, p_digest, h.prev, h.hash
           FROM h
-        RETURNING events.position INTO "position";
+        RETURNING events.position INTO v_position;
     ELSE
         RAISE EXCEPTION 'append_event: bad expected version' USING ERRCODE = 'AC003';
     END IF;
-    IF "position" IS NOT NULL THEN
-        already_recorded := false;
-        RETURN;
+    IF v_position IS NOT NULL THEN
+        RETURN v_position;
     END IF;
-    "position" := (accord.append_refused(p_stream_id, p_expected_version,
-                                         ARRAY[p_event_id], ARRAY[p_digest]))[1];
-    already_recorded := true;
+    RETURN -(accord.append_refused(p_stream_id, p_expected_version,
+                                   ARRAY[p_event_id], ARRAY[p_digest]))[1];
 END
 $$;
 

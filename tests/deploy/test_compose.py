@@ -151,7 +151,7 @@ def test_the_namespace_is_the_workers() -> None:
         environment("temporal-setup")["TEMPORAL_NAMESPACE"]
         == (environment("worker")["TEMPORAL_NAMESPACE"])
     )
-    assert environment("worker")["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert environment("worker")["TEMPORAL_ADDRESS"] == "${TEMPORAL_ADDRESS:-temporal:7233}"
 
 
 def test_database_roles() -> None:

@@ -9,12 +9,14 @@ and pytest resets the permissions of its own base directory at every session sta
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,11 +77,11 @@ class WorkerProcess:
             return True
         return False
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 20.0) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
@@ -108,6 +110,10 @@ class Cluster:
         self.worker: WorkerProcess | None = None
         self.postgres_restarts = 0
         self.temporal_restarts = 0
+        # Restarts run in threads; closing waits for one in progress and stops later ones,
+        # so a failed test never leaves a server started after the teardown behind.
+        self._lifecycle = threading.Lock()
+        self._closed = False
 
     def __enter__(self) -> Self:
         try:
@@ -136,23 +142,39 @@ class Cluster:
         self.close()
 
     def close(self) -> None:
+        """Tear down fast: every state here is thrown away, nothing needs a clean stop."""
+        with self._lifecycle:
+            self._closed = True
+            self._close()
+
+    def _close(self) -> None:
         if self.worker is not None:
-            self.worker.stop()
-        self.temporal.stop()
+            self.worker.stop(grace=2.0)
+        pidfile = self.temporal.data_dir / "temporal.pid"
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            pidfile.unlink(missing_ok=True)
         self.postgres.stop(mode="immediate")
         shutil.rmtree(self.root, ignore_errors=True)
 
     def restart_postgres(self, down_for: float) -> None:
         """A fast shutdown (every connection is cut), a real outage, then the same data."""
-        self.postgres.stop()
-        # The outage must outlast the activity's first retries, so the worker really
-        # works against a database that is gone rather than one that blinked.
-        time.sleep(down_for)
-        self.postgres.start()
-        self.postgres_restarts += 1
+        with self._lifecycle:
+            if self._closed:
+                return
+            self.postgres.stop()
+            # The outage must outlast the activity's first retries, so the worker really
+            # works against a database that is gone rather than one that blinked.
+            time.sleep(down_for)
+            self.postgres.start()
+            self.postgres_restarts += 1
 
     def restart_temporal(self) -> None:
         """SIGTERM the dev server and start it again on its persisted state file."""
-        self.temporal.stop()
-        self.temporal.start(timeout=120)
-        self.temporal_restarts += 1
+        with self._lifecycle:
+            if self._closed:
+                return
+            self.temporal.stop()
+            self.temporal.start(timeout=120)
+            self.temporal_restarts += 1

@@ -226,6 +226,7 @@ class StoryClient:
                 await self._rejected(step, err)
                 return
             except UNKNOWN_OUTCOME as err:
+                _reraise_cancellation()
                 self.tally.unknown[_kind(err)] += 1
                 await asyncio.sleep(_backoff(attempt))
                 continue
@@ -256,6 +257,14 @@ class StoryClient:
         types = tuple(e.event_type for e in result.events)
         assert versions == list(range(step.before + 1, step.after + 1)), (step, result)
         assert types == step.event_types, (step, result)
+
+
+def _reraise_cancellation() -> None:
+    """The SDK turns a cancelled update call into WorkflowUpdateRPCTimeoutOrCancelledError;
+    when it is this task being cancelled, stop instead of retrying."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _kind(err: BaseException) -> str:

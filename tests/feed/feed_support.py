@@ -48,11 +48,11 @@ async def write_concurrently(
     late_share: float,
     hold: tuple[float, float],
     seed: int,
-) -> list[uuid.UUID]:
+) -> list[tuple[uuid.UUID, int]]:
     """`writers` tasks each append `appends` single events to random `streams`; a share of
     them commit late (the transaction stays open `hold` seconds after drawing its xid and
-    position). Returns the event ids in no particular order."""
-    written: list[uuid.UUID] = []
+    position). Returns (event id, position) in the order the commits completed."""
+    committed: list[tuple[uuid.UUID, int]] = []
 
     async def writer(n: int) -> None:
         rng = random.Random(seed * 100 + n)
@@ -67,15 +67,15 @@ async def write_concurrently(
                     version = await store.stream_version(stream)
                     try:
                         async with conn.transaction():
-                            await append_events(conn, stream, version, [new])
+                            result = await append_events(conn, stream, version, [new])
                             if late:
                                 await asyncio.sleep(rng.uniform(*hold))
                         break
                     except ConcurrencyConflict:
                         continue
-                written.append(new.event_id)
+                committed.append((new.event_id, result.positions[0]))
         finally:
             await conn.close()
 
     await asyncio.gather(*(writer(n) for n in range(writers)))
-    return written
+    return committed

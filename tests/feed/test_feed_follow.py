@@ -42,7 +42,7 @@ async def test_follower_sees_concurrent_writers_exactly_once_in_feed_order(
                 seen.append(event)
 
     follower = asyncio.create_task(follow())
-    written = await write_concurrently(
+    committed = await write_concurrently(
         store,
         database_url,
         streams,
@@ -52,14 +52,14 @@ async def test_follower_sees_concurrent_writers_exactly_once_in_feed_order(
         hold=(0.2, 0.8),
         seed=11,
     )
-    expected = set(written)
+    expected = {event_id for event_id, _ in committed}
     await wait_until(lambda: expected <= {e.event_id for e in seen}, 20, "the follower")
     follower.cancel()
     with pytest.raises(asyncio.CancelledError):
         await follower
 
     mine = [e for e in seen if e.stream_id.startswith(f"coop-feed-{run}-")]
-    assert len(mine) == len(written) == 900
+    assert len(mine) == len(committed) == 900
     assert {e.event_id for e in mine} == expected  # none missing, none repeated
     by_stream: dict[str, list[int]] = defaultdict(list)
     for e in mine:
@@ -67,22 +67,25 @@ async def test_follower_sees_concurrent_writers_exactly_once_in_feed_order(
     assert all(v == list(range(1, len(v) + 1)) for v in by_stream.values())
     # The live follower saw what a reader of the finished feed sees, in the same order.
     assert [e.position for e in seen] == [e.position for e in await feed_from(store, start)]
-    # Late commits really happened: the feed is not in position order.
-    positions = [e.position for e in mine]
-    assert positions != sorted(positions)
+    # Commits really came out of position order: a reader following positions would have
+    # passed some events before they committed, and never seen them.
+    commit_order = [position for _, position in committed]
+    overtaken = sum(1 for i, p in enumerate(commit_order) if p < max(commit_order[: i or 1]))
+    print(f"{overtaken} of 900 events committed after a higher position had")
+    assert overtaken > 0
 
 
 @pytest.mark.timeout(60)
 async def test_a_notification_wakes_the_follower_long_before_its_poll(
     store: EventStore,
 ) -> None:
-    """With a 10 s poll, appends still reach the follower in milliseconds."""
+    """With a 3 s poll, appends still reach the follower in milliseconds."""
     run = uuid.uuid4().hex[:8]
     arrived: dict[uuid.UUID, float] = {}
 
     async def follow() -> None:
         head = await feed_head(store)
-        async with subscribe(store, head, follow=True, poll_interval=10.0) as feed:
+        async with subscribe(store, head, follow=True, poll_interval=3.0) as feed:
             async for event in feed:
                 arrived[event.event_id] = time.monotonic()
 
@@ -108,14 +111,14 @@ async def test_a_notification_wakes_the_follower_long_before_its_poll(
 async def test_a_lost_wakeup_only_delays_until_the_poll(
     store: EventStore, database_url: str
 ) -> None:
-    """An unrelated write transaction holds the feed back when the notification comes;
-    it ends without notifying anybody; the follower's poll picks the event up."""
+    """An unrelated write transaction holds the feed back when the notification comes and
+    ends without notifying anybody: the follower looks again by itself and gets the event."""
     run = uuid.uuid4().hex[:8]
     seen: list[RecordedEvent] = []
     head = await feed_head(store)
 
     async def follow() -> None:
-        async with subscribe(store, head, follow=True, poll_interval=0.5) as feed:
+        async with subscribe(store, head, follow=True, poll_interval=2.0) as feed:
             async for event in feed:
                 seen.append(event)
 
@@ -127,7 +130,7 @@ async def test_a_lost_wakeup_only_delays_until_the_poll(
         await blocker.fetchval("SELECT pg_current_xact_id()")  # a writer's xid, below ours
         new = consent("mfa")
         await store.append(f"coop-lost-{run}", 0, [new])
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(1.25)
         assert new.event_id not in {e.event_id for e in seen}  # notified, but held back
         await tx.rollback()  # no insert, so no notification
         released = time.monotonic()
@@ -171,10 +174,15 @@ async def follower_locks(store: EventStore) -> int:
     return int(count)
 
 
-async def test_a_follower_leaves_its_pooled_connection_clean(store: EventStore) -> None:
-    """The pool does not reset sessions: the follower must unlock and UNLISTEN itself."""
+async def test_a_follower_holds_the_lock_only_while_it_waits(store: EventStore) -> None:
+    """Appends notify only while a follower waits; the pool does not reset sessions, so
+    the follower must release the lock (and UNLISTEN) itself."""
     async with subscribe(store, await feed_head(store), follow=True, poll_interval=0.1) as feed:
+        assert await follower_locks(store) == 0  # not waiting yet
+        waiting = asyncio.ensure_future(anext(aiter(feed)))
+        await asyncio.sleep(0.3)
         assert await follower_locks(store) == 1
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(anext(aiter(feed)), 0.3)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
     assert await follower_locks(store) == 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import suppress
 from datetime import date
 
 import pytest
 
 from store import (
+    AppendResult,
     ConcurrencyConflict,
     EventStore,
     IdempotencyConflict,
@@ -186,3 +188,66 @@ async def test_caller_mistakes_are_refused_before_the_database(store: EventStore
     with pytest.raises(ValueError, match="would not survive"):
         await store.append("s", 0, [event(amount=1e22)])
     assert await store.stream_version("s") == 0
+
+
+async def test_single_event_retry_and_conflicts(store: EventStore, stream_id: str) -> None:
+    """The one-event fast path keeps the batch path's guarantees."""
+    first = event()
+    recorded = await store.append(stream_id, 0, [first])
+    await store.append(stream_id, 1, [event()])
+
+    retry = await store.append(stream_id, 0, [first])
+    assert retry == AppendResult(stream_id, 1, 1, recorded.positions, already_recorded=True)
+
+    changed = NewEvent(first.event_id, first.event_type, 1, {"n": 99}, first.metadata)
+    with pytest.raises(IdempotencyConflict) as caught:
+        await store.append(stream_id, 0, [changed])
+    assert caught.value.event_id == first.event_id
+    with pytest.raises(IdempotencyConflict) as caught:  # passes the head check, hits the index
+        await store.append(stream_id, 2, [first])
+    assert caught.value.event_id == first.event_id
+    with pytest.raises(ConcurrencyConflict) as conflict:
+        await store.append(stream_id, 1, [event()])
+    assert (conflict.value.expected, conflict.value.actual) == (1, 2)
+    assert await count_rows(store, stream_id) == (2, 1)
+    assert (await store.verify(stream_id)).ok
+
+
+async def test_one_and_many_event_appends_chain_alike(store: EventStore, stream_id: str) -> None:
+    await store.append(stream_id, 0, [event()])
+    await store.append(stream_id, 1, [event(), event()])
+    await store.append(stream_id, 3, [event()])
+    recorded = await store.read_stream(stream_id)
+    assert [e.version for e in recorded] == [1, 2, 3, 4]
+    prev = GENESIS_HASH
+    for e in recorded:
+        assert e.prev_hash == prev
+        assert e.hash == chain_hash(prev, e.content_digest, e.position, e.recorded_at)
+        prev = e.hash
+    assert (await store.heads()) and (await store.verify(stream_id)).ok
+
+
+async def test_idle_connections_go_back_to_the_pool(database_url: str, stream_id: str) -> None:
+    """The store keeps a connection for an immediate next call only, never starves others."""
+    async with await EventStore.connect(database_url, min_size=1, max_size=1) as small:
+        for version in range(3):  # back to back: the same connection, no acquire/release
+            await small.append(stream_id, version, [event()])
+        # Another user of the pool gets the single connection once the loop turns.
+        async with small.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT 1") == 1
+        # A caller holding a pool connection can still call the store (it waits, then runs).
+        holder = await small.pool.acquire()
+        pending = asyncio.ensure_future(small.stream_version(stream_id))
+        await asyncio.sleep(0.05)
+        assert not pending.done()
+        await small.pool.release(holder)
+        assert await asyncio.wait_for(pending, 5) == 3
+        # Cancelled mid-call: the connection goes back to the pool, usable again.
+        slow = asyncio.ensure_future(small.append(f"{stream_id}-x", 0, [event()]))
+        await asyncio.sleep(0)
+        slow.cancel()
+        with suppress(asyncio.CancelledError):
+            await slow
+        assert await asyncio.wait_for(small.stream_version(stream_id), 5) == 3
+        await asyncio.sleep(0)
+        assert small.pool.get_idle_size() == 1

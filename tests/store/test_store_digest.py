@@ -9,9 +9,19 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from store import EventMetadata
-from store.digest import GENESIS_HASH, canonical_json, chain_hash, content_digest
+from store.digest import (
+    GENESIS_HASH,
+    _exact_canonical,
+    _exact_encode_content,
+    canonical_json,
+    chain_hash,
+    content_digest,
+    encode_content,
+)
 
 
 def test_canonical_json_is_sorted_compact_utf8() -> None:
@@ -68,3 +78,76 @@ async def test_chain_hash_matches_postgres(pg: asyncpg.Connection) -> None:
         at,
     )
     assert in_db == chain_hash(GENESIS_HASH, digest, 12345, at)
+
+
+# -- the orjson fast path is byte for byte the json.dumps definition ---------------------
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([1e-5, 1.5e-5, 9.99e-5, 1e-4, 1e15, 1e16, 1.5e16, -0.0, 0.0, 0.1])
+    | st.text()
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _outcome(encode: Any, value: Any) -> bytes | str:
+    try:
+        return bytes(encode(value))
+    except (ValueError, TypeError) as error:
+        return type(error).__name__
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.dictionaries(st.text(), json_values, max_size=6))
+def test_fast_canonical_json_equals_the_json_dumps_definition(value: dict[str, Any]) -> None:
+    assert _outcome(canonical_json, value) == _outcome(_exact_canonical, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.text(), json_values, max_size=5),
+    st.none() | st.dictionaries(st.text(), json_values, max_size=3),
+    st.none() | st.text(),
+    st.text(min_size=1),
+)
+def test_fast_content_digest_equals_the_reference(
+    data: dict[str, Any], actor: dict[str, Any] | None, run_id: str | None, stream_id: str
+) -> None:
+    args: dict[str, Any] = {
+        "event_id": uuid.uuid4(),
+        "stream_id": stream_id,
+        "version": 3,
+        "event_type": "ContactLogged",
+        "schema_version": 2,
+        "data": data,
+        "metadata": EventMetadata(occurred_on=date(2020, 2, 29), actor=actor, run_id=run_id),
+    }
+    reference = _outcome(lambda a: _exact_encode_content(**a)[0], args)
+    assert _outcome(lambda a: encode_content(**a)[0], args) == reference
+    if isinstance(reference, bytes):
+        _, data_json, actor_json = encode_content(**args)
+        assert data_json.encode() == _exact_canonical(data)
+        assert actor_json == (None if actor is None else _exact_canonical(actor).decode())
+
+
+@pytest.mark.parametrize(
+    "value", [{"x": 1e-5}, {"x": [0.00002]}, {"n": float("nan")}, {"n": [None, float("inf")]}]
+)
+def test_what_orjson_would_write_differently_is_still_refused(value: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        canonical_json(value)
+
+
+def test_non_json_values_are_still_refused() -> None:
+    with pytest.raises(TypeError):
+        canonical_json({"when": date(2020, 1, 1)})
+    assert canonical_json({"big": 2**70, "k": "page2", "neg": -0.05}) == (
+        b'{"big":1180591620717411303424,"k":"page2","neg":-0.05}'
+    )

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 import uuid
 from collections import defaultdict
+from datetime import date
 
 import asyncpg
 import pytest
 
-from store import ConcurrencyConflict, EventStore, RecordedEvent, UnknownCheckpoint
+from store import ConcurrencyConflict, EventStore, NewEvent, RecordedEvent, UnknownCheckpoint
 from store.eventstore import _init_connection, append_events
 from tests.store.store_support import drain, event
 
@@ -129,7 +131,10 @@ async def test_concurrent_writers_and_a_catch_up_reader(
 
 async def test_feed_pages_and_resumes_from_a_position(store: EventStore, stream_id: str) -> None:
     start = await feed_head(store)
-    await store.append(stream_id, 0, [event() for _ in range(5)])
+    events = [event() for _ in range(5)]
+    await store.append(stream_id, 0, events)
+    # Other sessions' write transactions (xids are cluster-wide) may hold the feed back.
+    await wait_for(store, start, {e.event_id for e in events})
     first = await store.read_all(after_position=start, limit=2)
     rest, _ = await drain(store, first[-1].position)
     assert [e.version for e in first + rest if e.stream_id == stream_id] == [1, 2, 3, 4, 5]
@@ -138,3 +143,58 @@ async def test_feed_pages_and_resumes_from_a_position(store: EventStore, stream_
 async def test_unknown_checkpoint_is_an_error(store: EventStore) -> None:
     with pytest.raises(UnknownCheckpoint):
         await store.read_all(after_position=2**62)
+
+
+async def test_narrow_feed_and_replay_match_read_all(store: EventStore, stream_id: str) -> None:
+    start = await feed_head(store)
+    batch = [event(step=i) for i in range(7)]
+    await store.append(stream_id, 0, batch)
+    other = event(n=1, text='Bakü \\ "q"')
+    await store.append(f"{stream_id}-b", 0, [other])
+    full = await wait_for(store, start, {e.event_id for e in [*batch, other]})
+    # The feed only grows at its end: a later read starts with what an earlier one saw.
+    narrow = (await store.read_all_data(start, limit=1000))[: len(full)]
+    assert [(e.position, e.stream_id, e.version, e.event_type, e.schema_version) for e in full] == [
+        (n.position, n.stream_id, n.version, n.event_type, n.schema_version) for n in narrow
+    ]
+    assert [e.data for e in full] == [json.loads(n.data) for n in narrow]
+    pages = [page async for page in store.replay(start, page=3)]
+    assert all(len(page) <= 3 for page in pages)
+    assert [n for page in pages for n in page][: len(narrow)] == narrow
+    with pytest.raises(UnknownCheckpoint):
+        await store.read_all_data(after_position=2**62)
+
+
+async def test_domain_events_decode_from_the_stored_text(store: EventStore, stream_id: str) -> None:
+    """`decode_event` on the narrow feed's JSON text (pydantic straight from JSON, upcasting
+    older versions) gives what it gives on the parsed data."""
+    import domain
+
+    start = await feed_head(store)
+    v1 = NewEvent(
+        uuid.uuid4(),
+        "ContactLogged",
+        1,
+        {"occurred_on": "2018-05-17", "venue": "The Hague", "modality": "membership"},
+        event().metadata,
+    )
+    v2 = NewEvent(
+        uuid.uuid4(),
+        *domain.encode_event(
+            domain.ContactLogged(
+                occurred_on=date(2018, 6, 1), venue="Baku", participants=("A",), summary="é"
+            )
+        ),
+        event().metadata,
+    )
+    await store.append(stream_id, 0, [v1, v2])
+    seen = await wait_for(store, start, {v1.event_id, v2.event_id})
+    full = [e for e in seen if e.stream_id == stream_id]
+    narrow = [e for e in await store.read_all_data(start, 1000) if e.stream_id == stream_id]
+    assert [domain.decode_event(n.event_type, n.schema_version, n.data) for n in narrow] == [
+        domain.decode_event(e.event_type, e.schema_version, e.data) for e in full
+    ]
+    with pytest.raises(domain.EventDecodeError):
+        domain.decode_event("ContactLogged", 2, '{"occurred_on": "2018-05-17"}')
+    with pytest.raises(domain.EventDecodeError):
+        domain.decode_event("ContactLogged", 1, "[1]")

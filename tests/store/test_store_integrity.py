@@ -41,8 +41,15 @@ async def test_app_role_records_and_reads_but_never_rewrites(
             stream_id,
         )
         assert row is not None and row["last_version"] == 1
+        position = await pg.fetchval(
+            "SELECT accord.append_event($1, 1, gen_random_uuid(), 'T', 1, '{}', NULL,"
+            " current_date, NULL, NULL, NULL, NULL, sha256('y'))",
+            stream_id,
+        )
+        assert position > 0  # negative: already recorded
         count = "SELECT count(*) FROM accord.events WHERE stream_id = $1"
-        assert await pg.fetchval(count, stream_id) == 1
+        assert await pg.fetchval(count, stream_id) == 2
+        assert await pg.fetchval("SELECT count(*) FROM accord.read_feed_data(0, 10)") >= 0
         for sql in (
             "UPDATE accord.events SET data = '{}' WHERE stream_id = $1",
             "DELETE FROM accord.events WHERE stream_id = $1",

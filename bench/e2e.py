@@ -1,0 +1,910 @@
+"""End-to-end benchmark: `python -m bench.e2e [--json] [--processes N] [--in-flight K] [--open M]`.
+
+One run, on its own services: a Temporal dev server started here (temporary data dir, free
+ports, no UI) and a dedicated PostgreSQL database on the embedded server (or on the
+server of DATABASE_URL), created and dropped by the run. Workers run in subprocesses
+(`bench.e2e_worker`, i.e. `accord worker`), so that each has its own interpreter and its
+memory can be read from /proc.
+
+  throughput  N processes play the whole story (scenarios/azerbaijan-icmp.yaml: open, then
+              23 commands) concurrently, each process's commands in order, at most K
+              commands in flight (a semaphore). Measured: processes per minute, commands
+              per second, and the latency of each update as the client sees it
+              (`execute_update`, through `cli.operations.send_command`).
+  baseline    the same, against a worker whose `record_events` activity returns a
+              RecordResult without touching PostgreSQL ("pure Temporal": same workflows,
+              same updates, same activities). Accord and baseline runs alternate in rounds
+              (A B, B A, ...) so that drift in the machine's load hits both alike;
+              `e2e_vs_pure_temporal` = Accord time / baseline time.
+  feed        a follower of the global feed (`store.feed.subscribe(follow=True)`) runs
+              during the Accord rounds; its lag is the time between an event's
+              `recorded_at` and the moment the follower holds it.
+  memory      a fresh Accord worker, warmed with a few processes; M more processes are
+              opened and given one command each, then left waiting. The growth of the
+              worker's VmRSS, per 1,000 processes, with every one of them in the
+              workflow cache (max_cached_workflows >= all open processes).
+
+CPU seconds of each part (worker, Temporal server, the bench database's PostgreSQL
+backends, this driver) are read from /proc around each phase. Progress goes to stderr; the
+table (or with --json one JSON object) to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+
+from cli.devserver import temporal_binary
+from cli.operations import send_command, start_process
+from cli.scenario import load
+from cli.session import Session
+from store import EventStore
+from store.embedded import database_url, project_root
+from store.feed import subscribe
+from workers.config import TemporalSettings
+from workflows.process import workflow_id_for
+from workflows.search import dev_server_flags
+
+STORY = project_root() / "scenarios" / "azerbaijan-icmp.yaml"
+DEFAULTS = {"processes": 200, "in_flight": 20, "open": 1000, "rounds": 2}
+QUICK = {"processes": 20, "in_flight": 20, "open": 200, "rounds": 2}
+TARGETS = {
+    "e2e_vs_pure_temporal": ("<=", 1.3),
+    "p95_update_latency_ms_20_in_flight": ("<=", 150.0),
+    "worker_rss_mb_per_1000_open": ("<=", 300.0),
+}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+WORKER_START_S = 120.0
+_T0 = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+# -- the story --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Story:
+    process: dict[str, Any]
+    first_on: date
+    commands: list[tuple[str, dict[str, Any]]]
+
+
+def load_story(path: Path = STORY) -> Story:
+    scenario = load(path)
+    commands = []
+    for step in scenario.steps:
+        if step.kind != "command":
+            continue
+        assert step.command is not None and step.on is not None and step.actor is not None
+        payload = {**step.with_, "actor": step.actor, "occurred_on": step.on}
+        commands.append((step.command, json.loads(json.dumps(payload, default=str))))
+    first_on = next(s.on for s in scenario.steps if s.on is not None)
+    return Story(process=dict(scenario.process), first_on=first_on, commands=commands)
+
+
+# -- measuring processes ----------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_kb(pid: int, key: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+class TemporalServer:
+    """`temporal server start-dev` on free ports, without UI; in memory or on a file.
+
+    In memory (the default, like the test suite's `WorkflowEnvironment.start_local`) or,
+    with `db_file`, on SQLite in a file like `make run`'s embedded server.
+    """
+
+    def __init__(self, data_dir: Path, db_file: bool, extra: Sequence[str] = ()) -> None:
+        self.data_dir = data_dir
+        self.db_file = db_file
+        self.extra = list(extra)
+        self.port = free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--headless",
+            "--log-level",
+            "warn",
+            *dev_server_flags(),
+        ]
+        if self.db_file:
+            args += ["--db-filename", str(self.data_dir / "temporal.db")]
+        args += self.extra
+        with (self.data_dir / "temporal.log").open("ab") as out:
+            self._proc = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.3),
+            ):
+                return
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"temporal dev server did not start; see {self.data_dir}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+class WorkerProcess:
+    """`python -m bench.e2e_worker ARGS` with its own task queue; READY when polling."""
+
+    def __init__(self, name: str, args: Sequence[str], env: dict[str, str], logs: Path):
+        self.name = name
+        self.args = list(args)
+        self.task_queue = f"bench-{name}-{uuid.uuid4().hex[:6]}"
+        self.env = {**env, "ACCORD_TASK_QUEUE": self.task_queue}
+        self.log_path = logs / f"worker-{name}.log"
+        self._proc: asyncio.subprocess.Process | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    async def start(self) -> None:
+        self._log = self.log_path.open("ab")
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.e2e_worker",
+            *self.args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=self._log,
+            env=self.env,
+            cwd=project_root(),
+        )
+        assert self._proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self._proc.stdout.readline(), WORKER_START_S)
+        except TimeoutError:
+            line = b""
+        if not line.startswith(b"READY"):
+            self.kill()
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"worker {self.name} did not start:\n{tail}")
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
+
+    async def stop(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.returncode is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self._proc.wait(), 30)
+            except TimeoutError:
+                self._proc.kill()
+                await self._proc.wait()
+        if self._log is not None:
+            self._log.close()
+
+
+class Profiler:
+    """`py-spy record` attached to a worker for one phase (collapsed stacks, `--format raw`)."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, pid: int, name: str) -> None:
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        spy = Path(sys.executable).with_name("py-spy")
+        self._proc = await asyncio.create_subprocess_exec(
+            str(spy),
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--gil",
+            "--rate",
+            "200",
+            "--output",
+            str(self.directory / f"{name}.txt"),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await asyncio.sleep(0.5)  # attached
+
+    async def stop(self) -> None:
+        if self._proc is None:
+            return
+        self._proc.send_signal(signal.SIGINT)
+        await self._proc.wait()
+        self._proc = None
+
+
+# -- the feed follower ------------------------------------------------------------------
+
+
+class FeedWatcher:
+    """Follows the global feed; while `recording`, notes each event's lag (seconds)."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.recording = False
+        self.lags: list[float] = []
+        self.seen = 0
+        self.position = 0
+        self._progress = asyncio.Event()
+
+    async def run(self) -> None:
+        async with subscribe(self.store, after=0, follow=True) as feed:
+            async for batch in feed.batches():
+                now = time.time()
+                if self.recording:
+                    self.lags.extend(now - e.recorded_at.timestamp() for e in batch)
+                self.seen += len(batch)
+                self.position = feed.position
+                self._progress.set()
+
+    async def caught_up(self, within: float = 30.0) -> None:
+        """Wait (at most `within` seconds) until the follower has seen every event."""
+        total = await self.store.pool.fetchval("SELECT count(*) FROM accord.events")
+        deadline = time.monotonic() + within
+        while self.seen < total and (left := deadline - time.monotonic()) > 0:
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), left)
+
+
+# -- driving processes ------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    kind: str
+    processes: int
+    commands: int = 0  # open_process + updates
+    updates: int = 0
+    events: int = 0  # appended to the store during the phase
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+class CpuMeter:
+    """CPU seconds of the worker, the Temporal server, the database's backends, this process."""
+
+    def __init__(self, pool: asyncpg.Pool, database: str, server_pid: int) -> None:
+        self.pool = pool
+        self.database = database
+        self.server_pid = server_pid
+
+    async def _backends(self) -> dict[int, float]:
+        rows = await self.pool.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database
+        )
+        return {r["pid"]: cpu_seconds(r["pid"]) for r in rows}
+
+    async def snapshot(self, worker_pid: int) -> dict[str, Any]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "worker": cpu_seconds(worker_pid),
+            "temporal": cpu_seconds(self.server_pid),
+            "backends": await self._backends(),
+            "driver": usage.ru_utime + usage.ru_stime,
+        }
+
+    async def since(self, before: dict[str, Any], worker_pid: int) -> dict[str, float]:
+        after = await self.snapshot(worker_pid)
+        pids = set(before["backends"]) | set(after["backends"])
+        postgres = sum(
+            after["backends"].get(p, before["backends"].get(p, 0.0))
+            - before["backends"].get(p, 0.0)
+            for p in pids
+        )
+        return {
+            "worker": after["worker"] - before["worker"],
+            "temporal": after["temporal"] - before["temporal"],
+            "postgres": postgres,
+            "driver": after["driver"] - before["driver"],
+        }
+
+
+async def drive(
+    session: Session,
+    story: Story,
+    process_ids: Sequence[str],
+    in_flight: int,
+    *,
+    commands: int | None = None,
+    kind: str = "",
+) -> Phase:
+    """Open each process and play the story's commands (the first `commands` of them)."""
+    phase = Phase(kind=kind, processes=len(process_ids))
+    gate = asyncio.Semaphore(in_flight)
+    steps = story.commands if commands is None else story.commands[:commands]
+
+    async def play(process_id: str) -> None:
+        async with gate:
+            opened = await start_process(
+                session, {**story.process, "process_id": process_id}, default_on=story.first_on
+            )
+        phase.commands += 1
+        if not opened.accepted:
+            phase.errors.append(f"{process_id}: open_process: {opened.code} {opened.message}")
+            return
+        workflow_id = workflow_id_for(process_id)
+        for name, payload in steps:
+            async with gate:
+                started = time.perf_counter()
+                outcome = await send_command(session, workflow_id, name, payload)
+                phase.latencies.append(time.perf_counter() - started)
+            phase.commands += 1
+            phase.updates += 1
+            if not outcome.accepted:
+                phase.errors.append(f"{process_id}: {name}: {outcome.code} {outcome.message}")
+                return
+
+    started = time.perf_counter()
+    await asyncio.gather(*(play(p) for p in process_ids))
+    phase.seconds = time.perf_counter() - started
+    return phase
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    processes: int
+    in_flight: int
+    open: int
+    rounds: int
+    warmup: int
+    worker_args: tuple[str, ...] = ()
+    baseline_args: tuple[str, ...] = ()
+    memory_cache: int | None = None
+    memory_baseline: bool = True
+    temporal_db_file: bool = False
+    profile: Path | None = None
+    baseline_real: bool = False
+    temporal_args: tuple[str, ...] = ()
+
+    @property
+    def baseline_worker_args(self) -> list[str]:
+        noop = [] if self.baseline_real else ["--noop"]
+        return [*noop, *self.baseline_args]
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def _sum_phases(kind: str, phases: Sequence[Phase]) -> Phase:
+    total = Phase(kind=kind, processes=0)
+    for p in phases:
+        total.processes += p.processes
+        total.commands += p.commands
+        total.updates += p.updates
+        total.events += p.events
+        total.seconds += p.seconds
+        total.latencies += p.latencies
+        total.errors += p.errors
+        for k, v in p.cpu.items():
+            total.cpu[k] = total.cpu.get(k, 0.0) + v
+    return total
+
+
+def _latency_ms(phase: Phase) -> dict[str, float]:
+    return {f"p{p}": round(percentile(phase.latencies, p) * 1000, 1) for p in (50, 95, 99)}
+
+
+def _rates(phase: Phase) -> dict[str, Any]:
+    return {
+        "processes": phase.processes,
+        "commands": phase.commands,
+        "seconds": round(phase.seconds, 2),
+        "processes_per_minute": round(phase.processes / phase.seconds * 60, 1),
+        "commands_per_second": round(phase.commands / phase.seconds, 1),
+        "update_latency_ms": _latency_ms(phase),
+        "cpu_ms_per_command": {
+            k: round(v / phase.commands * 1000, 2) for k, v in sorted(phase.cpu.items())
+        },
+        "cpu_share": {k: round(v / phase.seconds, 2) for k, v in sorted(phase.cpu.items())},
+    }
+
+
+async def _memory(
+    settings: Settings,
+    session: Session,
+    story: Story,
+    env: dict[str, str],
+    logs: Path,
+    args: Sequence[str],
+    name: str,
+) -> dict[str, Any]:
+    """RSS growth of a fresh worker while `settings.open` processes are opened and left."""
+    cache = settings.memory_cache or settings.open + settings.warmup + 10
+    worker = WorkerProcess(
+        name, [*args, "--worker-option", f"max_cached_workflows={cache}"], env, logs
+    )
+    await worker.start()
+    try:
+        mem_session = Session(
+            client=session.client,
+            store=session.store,
+            task_queue=worker.task_queue,
+            embedded=None,
+        )
+        tag = uuid.uuid4().hex[:6]
+        warm = [f"m{name[0]}{tag}-w{i}" for i in range(settings.warmup)]
+        await drive(mem_session, story, warm, settings.in_flight, commands=1)
+        await asyncio.sleep(1.0)
+        before = memory_kb(worker.pid)
+        log(
+            f"memory ({name}): worker RSS {before / 1024:.0f} MB after warm-up; "
+            f"opening {settings.open} processes ..."
+        )
+        ids = [f"m{name[0]}{tag}-{i:05d}" for i in range(settings.open)]
+        phase = await drive(mem_session, story, ids, settings.in_flight, commands=1)
+        await asyncio.sleep(2.0)
+        after = memory_kb(worker.pid)
+        peak = memory_kb(worker.pid, "VmHWM")
+    finally:
+        await worker.stop()
+    per_1000 = (after - before) / 1024 / settings.open * 1000
+    log(
+        f"memory ({name}): RSS {after / 1024:.0f} MB with {settings.open} more open "
+        f"processes: {per_1000:.0f} MB per 1,000 ({phase.seconds:.1f} s to open them)"
+    )
+    return {
+        "open_processes": settings.open,
+        "max_cached_workflows": cache,
+        "rss_mb_before": round(before / 1024, 1),
+        "rss_mb_after": round(after / 1024, 1),
+        "rss_mb_peak": round(peak / 1024, 1),
+        "rss_mb_per_1000_open": round(per_1000, 1),
+        "open_seconds": round(phase.seconds, 2),
+        "errors": phase.errors[:5],
+    }
+
+
+async def run_benchmark(settings: Settings) -> dict[str, Any]:
+    admin = database_url()
+    name = f"accord_bench_e2e_{uuid.uuid4().hex[:8]}"
+    url = f"{admin.rpartition('/')[0]}/{name}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    log(f"bench database {name}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="accord-e2e-") as tmp:
+            server = TemporalServer(
+                Path(tmp) / "temporal", settings.temporal_db_file, settings.temporal_args
+            )
+            await asyncio.to_thread(server.start)
+            where = "SQLite file" if settings.temporal_db_file else "in memory"
+            log(f"temporal dev server on {server.address} ({where})")
+            try:
+                return await _run(settings, server, url, name, Path(tmp))
+            finally:
+                await asyncio.to_thread(server.stop)
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+async def _run(
+    settings: Settings, server: TemporalServer, url: str, database: str, tmp: Path
+) -> dict[str, Any]:
+    story = load_story()
+    store = await EventStore.connect(url)  # applies the migrations
+    try:
+        return await _measure(settings, server, store, url, database, story, tmp)
+    finally:
+        await store.close()
+
+
+async def _measure(
+    settings: Settings,
+    server: TemporalServer,
+    store: EventStore,
+    url: str,
+    database: str,
+    story: Story,
+    tmp: Path,
+) -> dict[str, Any]:
+    client = await TemporalSettings.from_env(address=server.address).connect()
+    server_pid = server.pid
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": server.address,
+        "TEMPORAL_NAMESPACE": "default",
+        "DATABASE_URL": url,
+    }
+    meter = CpuMeter(store.pool, database, server_pid)
+    workers = {
+        "accord": WorkerProcess("accord", settings.worker_args, env, tmp),
+        "pure": WorkerProcess("pure", settings.baseline_worker_args, env, tmp),
+    }
+    profiler = Profiler(settings.profile)
+    watcher = FeedWatcher(store)
+    follow = asyncio.create_task(watcher.run())
+    load_start = os.getloadavg()
+    phases: dict[str, list[Phase]] = {"accord": [], "pure": []}
+    in_order: list[Phase] = []
+    try:
+        await asyncio.gather(*(w.start() for w in workers.values()))
+        log("workers ready")
+        sessions = {
+            k: Session(client=client, store=store, task_queue=w.task_queue, embedded=None)
+            for k, w in workers.items()
+        }
+        tag = uuid.uuid4().hex[:6]
+        for kind in ("pure", "accord"):
+            ids = [f"w{kind[0]}{tag}-{i}" for i in range(settings.warmup)]
+            warm = await drive(sessions[kind], story, ids, settings.in_flight, kind=kind)
+            if warm.errors:
+                raise RuntimeError(f"warm-up ({kind}) failed: {warm.errors[:3]}")
+        await watcher.caught_up()
+        log(f"warmed up ({settings.warmup} processes each)")
+
+        sizes = _split(settings.processes, settings.rounds)
+        for r, size in enumerate(sizes):
+            order = ("pure", "accord") if r % 2 == 0 else ("accord", "pure")
+            for kind in order:
+                ids = [f"{kind[0]}{tag}-r{r}-{i:04d}" for i in range(size)]
+                await profiler.start(workers[kind].pid, f"{kind}-round{r + 1}")
+                before = await meter.snapshot(workers[kind].pid)
+                appended = await store.pool.fetchval("SELECT count(*) FROM accord.events")
+                watcher.recording = kind == "accord"
+                phase = await drive(sessions[kind], story, ids, settings.in_flight, kind=kind)
+                await profiler.stop()
+                if kind == "accord":
+                    await watcher.caught_up()
+                watcher.recording = False
+                phase.cpu = await meter.since(before, workers[kind].pid)
+                phase.events = (
+                    await store.pool.fetchval("SELECT count(*) FROM accord.events") - appended
+                )
+                phases[kind].append(phase)
+                in_order.append(phase)
+                log(
+                    f"round {r + 1}/{len(sizes)} {kind:>6}: {size} processes in "
+                    f"{phase.seconds:.1f} s, {phase.commands / phase.seconds:.1f} commands/s, "
+                    f"p95 {percentile(phase.latencies, 95) * 1000:.0f} ms"
+                    + (f", {len(phase.errors)} ERRORS" if phase.errors else "")
+                )
+    finally:
+        for w in workers.values():
+            await w.stop()
+        follow.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follow
+
+    session = Session(client=client, store=store, task_queue="", embedded=None)
+    memory: dict[str, dict[str, Any]] = {}
+    if settings.open:
+        memory["accord"] = await _memory(
+            settings, session, story, env, tmp, settings.worker_args, "accord"
+        )
+        if settings.memory_baseline:
+            memory["pure"] = await _memory(
+                settings, session, story, env, tmp, settings.baseline_worker_args, "pure"
+            )
+    load_end = os.getloadavg()
+
+    accord = _sum_phases("accord", phases["accord"])
+    pure = _sum_phases("pure", phases["pure"])
+    errors = accord.errors + pure.errors
+    if errors:
+        log(f"{len(errors)} commands failed, e.g. {errors[:3]}")
+    lat = _latency_ms(accord)
+    lags = watcher.lags
+    return {
+        "processes_per_minute": round(accord.processes / accord.seconds * 60, 1),
+        "commands_per_second": round(accord.commands / accord.seconds, 1),
+        "update_latency_ms": lat,
+        "e2e_vs_pure_temporal": round(accord.seconds / pure.seconds, 3),
+        "p95_update_latency_ms_20_in_flight": lat["p95"] if settings.in_flight == 20 else None,
+        "worker_rss_mb_per_1000_open": memory["accord"]["rss_mb_per_1000_open"] if memory else None,
+        "events_per_second": round(accord.events / accord.seconds, 1),
+        "feed_lag_ms": {
+            "p50": round(percentile(lags, 50) * 1000, 1),
+            "p95": round(percentile(lags, 95) * 1000, 1),
+            "max": round(max(lags, default=math.nan) * 1000, 1),
+            "events": len(lags),
+        },
+        "accord": _rates(accord),
+        "pure_temporal": _rates(pure),
+        "rounds": [
+            {"kind": p.kind, "processes": p.processes, "seconds": round(p.seconds, 2)}
+            for p in in_order
+        ],
+        "memory": memory,
+        "errors": errors[:10],
+        "settings": {
+            "processes": settings.processes,
+            "in_flight": settings.in_flight,
+            "open": settings.open,
+            "rounds": settings.rounds,
+            "warmup_processes": settings.warmup,
+            "commands_per_process": 1 + len(story.commands),
+            "max_cached_workflows": memory["accord"]["max_cached_workflows"] if memory else None,
+            "worker_args": list(settings.worker_args),
+            "baseline_args": settings.baseline_worker_args,
+            "temporal_persistence": "sqlite-file" if settings.temporal_db_file else "memory",
+            "temporal_args": list(settings.temporal_args),
+            "worker_env": {
+                k: v for k, v in sorted(os.environ.items()) if k.startswith("ACCORD_MAX")
+            },
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu_model": _cpu_model(),
+            "python": platform.python_version(),
+            "temporal": _temporal_version(),
+            "load_average_start": [round(x, 2) for x in load_start],
+            "load_average_end": [round(x, 2) for x in load_end],
+            "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        },
+    }
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def _temporal_version() -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(
+            [temporal_binary(), "--version"], capture_output=True, text=True, timeout=10
+        )
+        return out.stdout.strip()
+    return "unknown"
+
+
+# -- output -----------------------------------------------------------------------------
+
+
+def _verdict(key: str, value: float | None) -> str:
+    if key not in TARGETS or value is None:
+        return ""
+    op, target = TARGETS[key]
+    ok = value <= target if op == "<=" else value >= target
+    return f"{op} {target:g}  {'ok' if ok else 'MISSED'}"
+
+
+def render(r: dict[str, Any]) -> str:
+    a, p = r["accord"], r["pure_temporal"]
+    mem = r["memory"]
+
+    def lat(x: dict[str, Any]) -> str:
+        d = x["update_latency_ms"]
+        return f"{d['p50']:.0f} / {d['p95']:.0f} / {d['p99']:.0f}"
+
+    rows = [
+        (
+            "processes per minute",
+            f"{a['processes_per_minute']:,.1f}",
+            f"{p['processes_per_minute']:,.1f}",
+            "",
+        ),
+        (
+            "commands per second",
+            f"{a['commands_per_second']:,.1f}",
+            f"{p['commands_per_second']:,.1f}",
+            "",
+        ),
+        ("update latency p50/p95/p99 ms", lat(a), lat(p), ""),
+        (
+            "e2e time / pure Temporal time",
+            f"{r['e2e_vs_pure_temporal']:.2f}",
+            "1.00",
+            _verdict("e2e_vs_pure_temporal", r["e2e_vs_pure_temporal"]),
+        ),
+        (
+            f"p95 update latency, {r['settings']['in_flight']} in flight",
+            f"{a['update_latency_ms']['p95']:.0f} ms",
+            f"{p['update_latency_ms']['p95']:.0f} ms",
+            _verdict("p95_update_latency_ms_20_in_flight", r["p95_update_latency_ms_20_in_flight"]),
+        ),
+        (
+            "worker RSS per 1,000 open (MB)",
+            f"{mem['accord']['rss_mb_per_1000_open']:.0f}" if mem else "-",
+            f"{mem['pure']['rss_mb_per_1000_open']:.0f}" if "pure" in mem else "-",
+            _verdict("worker_rss_mb_per_1000_open", r["worker_rss_mb_per_1000_open"]),
+        ),
+        ("events appended per second", f"{r['events_per_second']:,.1f}", "-", ""),
+        (
+            "feed lag p50/p95 ms",
+            f"{r['feed_lag_ms']['p50']:.0f} / {r['feed_lag_ms']['p95']:.0f}",
+            "-",
+            "",
+        ),
+    ]
+    for part in ("worker", "temporal", "postgres", "driver"):
+        rows.append(
+            (
+                f"CPU ms per command: {part}",
+                f"{a['cpu_ms_per_command'].get(part, 0):.2f}",
+                f"{p['cpu_ms_per_command'].get(part, 0):.2f}",
+                "",
+            )
+        )
+    s = r["settings"]
+    lines = [
+        f"{s['processes']} processes x {s['commands_per_process']} commands, "
+        f"{s['in_flight']} in flight, {s['rounds']} rounds; {s['open']} open processes "
+        f"(max_cached_workflows {s['max_cached_workflows']})",
+        f"{'measure':<34} {'Accord':>14} {'pure Temporal':>14}  target",
+    ]
+    lines += [f"{label:<34} {x:>14} {y:>14}  {t}".rstrip() for label, x, y, t in rows]
+    if r["errors"]:
+        lines.append(f"ERRORS: {r['errors']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.e2e",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke test: {QUICK['processes']} processes, {QUICK['open']} open",
+    )
+    parser.add_argument("--processes", type=int, help=f"default {DEFAULTS['processes']}")
+    parser.add_argument("--in-flight", type=int, help=f"default {DEFAULTS['in_flight']}")
+    parser.add_argument("--open", type=int, help=f"default {DEFAULTS['open']}")
+    parser.add_argument("--rounds", type=int, help="alternating Accord/baseline rounds")
+    parser.add_argument("--warmup", type=int, help="warm-up processes per worker")
+    parser.add_argument(
+        "--worker-arg",
+        action="append",
+        default=[],
+        help="passed to the Accord worker (see bench.e2e_worker)",
+    )
+    parser.add_argument(
+        "--baseline-arg", action="append", default=[], help="passed to the baseline worker"
+    )
+    parser.add_argument(
+        "--cache", type=int, help="max_cached_workflows of the memory phase (default: all open)"
+    )
+    parser.add_argument(
+        "--no-memory-baseline",
+        action="store_true",
+        help="skip the baseline worker's memory measurement",
+    )
+    parser.add_argument(
+        "--temporal-db-file",
+        action="store_true",
+        help="the dev server on a SQLite file (default: in memory)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="py-spy each worker during each round into DIR (raw stacks)",
+    )
+    parser.add_argument(
+        "--baseline-real",
+        action="store_true",
+        help="A/B experiments: the baseline worker records for real (no --noop)",
+    )
+    parser.add_argument(
+        "--temporal-arg", action="append", default=[], help="extra dev server argument"
+    )
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else DEFAULTS
+    in_flight = args.in_flight or base["in_flight"]
+    settings = Settings(
+        processes=args.processes or base["processes"],
+        in_flight=in_flight,
+        open=args.open if args.open is not None else base["open"],
+        rounds=max(1, min(args.rounds or base["rounds"], args.processes or base["processes"])),
+        warmup=args.warmup if args.warmup is not None else (2 if args.quick else 10),
+        worker_args=tuple(args.worker_arg),
+        baseline_args=tuple(args.baseline_arg),
+        memory_cache=args.cache,
+        memory_baseline=not args.no_memory_baseline,
+        temporal_db_file=args.temporal_db_file,
+        profile=args.profile,
+        baseline_real=args.baseline_real,
+        temporal_args=tuple(args.temporal_arg),
+    )
+    results = asyncio.run(run_benchmark(settings))
+    print(json.dumps(results, indent=2) if args.json else render(results))
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
