@@ -34,6 +34,7 @@ from domain.vocabulary import (
     MissionMode,
     Modality,
     Name,
+    NoNul,
     PartyKey,
     Recommendation,
     Text,
@@ -47,7 +48,7 @@ def _distinct(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return values
 
 
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000), NoNul]
 Keys = Annotated[tuple[PartyKey, ...], Field(max_length=30), AfterValidator(_distinct)]
 Lines = Annotated[tuple[Line, ...], Field(max_length=50)]
 

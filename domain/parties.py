@@ -25,6 +25,7 @@ from domain.vocabulary import (
     SYSTEM_ROLES,
     AgencyKey,
     Name,
+    NoNul,
     PartyKey,
     ProcessId,
     Role,
@@ -80,7 +81,7 @@ class PartyInfo(BaseModel):
     model_config = _STRICT
 
     name: Name
-    short_name: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    short_name: Annotated[str, Field(min_length=1, max_length=40), NoNul] | None = None
 
 
 class AgencyConfig(BaseModel):

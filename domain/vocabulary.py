@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 # Keys: agency keys, party references, language codes.
 AgencyKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
@@ -16,10 +16,21 @@ PartyKey = AgencyKey  # "partner", "national_body" or an agency key
 ProcessId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 
-# Bounded free text.
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]  # names, titles, places
-Line = Annotated[str, StringConstraints(min_length=1, max_length=500)]  # one condition/point
-Text = Annotated[str, StringConstraints(max_length=2000)]  # summaries, reasons
+
+def no_nul(value: str) -> str:
+    """PostgreSQL cannot store U+0000 in jsonb: refuse it at parse time (invalid_input),
+    or an accepted command would fail to append forever and block its process."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+NoNul = AfterValidator(no_nul)
+
+# Bounded free text: names/titles/places, one condition/point, summaries/reasons.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), NoNul]
+Line = Annotated[str, StringConstraints(min_length=1, max_length=500), NoNul]
+Text = Annotated[str, StringConstraints(max_length=2000), NoNul]
 
 Version = Annotated[int, Field(ge=1, le=1000)]
 

@@ -288,8 +288,10 @@ class EventStore:
     writer's loop, a read followed by an append -- takes the same connection without
     asyncpg's acquire/release round (~30-40 µs of CPU each, a task and a timeout per
     release). A connection nobody took by then goes back to the pool, so the pool's other
-    users never wait on an idle one. A call that fails other than with a PostgreSQL error
-    (cancellation, a broken connection) releases its connection through the pool at once.
+    users never wait on an idle one; while anybody waits in `pool.acquire()`, connections go
+    straight back (first come, first served, as without this). A call that fails other than
+    with a PostgreSQL error (cancellation, a broken connection) releases its connection
+    through the pool at once.
     """
 
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -350,13 +352,20 @@ class EventStore:
         return result
 
     def _keep(self, conn: PoolConnectionProxy[Any]) -> None:
-        if conn.is_closed() or conn.is_in_transaction():
-            self._returning_task(conn)
+        if conn.is_closed() or conn.is_in_transaction() or self._pool_has_waiters():
+            self._returning_task(conn)  # someone waits for a connection: theirs, in turn
             return
         self._spare.append(conn)
         if not self._return_scheduled:
             self._return_scheduled = True
             asyncio.get_running_loop().call_soon(self._return_spare)
+
+    def _pool_has_waiters(self) -> bool:
+        """Whether a task waits in `pool.acquire()` (the store's or anybody's). Keeping the
+        connection then would let a caller that loops on the store starve them. asyncpg has
+        no public accessor: this reads its queue's waiters, and says no if that changes."""
+        getters = getattr(getattr(self._pool, "_queue", None), "_getters", None)
+        return bool(getters)
 
     def _return_spare(self) -> None:
         self._return_scheduled = False

@@ -14,6 +14,8 @@ timeout, so a lost notification delays it by at most `poll_interval`.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeAlias
@@ -29,7 +31,10 @@ FEED_CHANNEL = "accord_events"
 # Held shared by every follower waiting for new events: appends notify only while someone
 # holds it (0004_feed_notify.sql explains the cost of notifying).
 FOLLOWER_LOCK = 0x4143434F52444645  # "ACCORDFE"
-_SOON = 0.05  # seconds: the first look after arming or after a notification
+# Seconds. While events keep coming, a follower looks again every _SOON seconds instead of
+# waiting for notifications; after _QUIET seconds without any it arms its wake-up.
+_SOON = 0.05
+_QUIET = 0.25
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -191,6 +196,7 @@ class Subscription:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wakeup = _Wakeup(store.pool) if follow and listen else None
+        self._events_at = -math.inf  # when a read last returned events (monotonic)
 
     async def __aenter__(self) -> Self:
         if self._wakeup is not None:
@@ -216,13 +222,21 @@ class Subscription:
                     # Cleared before reading: a notification during the read wakes the wait.
                     wakeup.flag.clear()
                 batch = await self._store.read_all(self.position, self._batch_size)
-                if batch or not self._follow:
+                if batch:
+                    self._events_at = time.monotonic()
+                    return batch
+                if not self._follow:
                     return batch
                 if wakeup is None:
                     await asyncio.sleep(self._poll_interval)
                 elif not wakeup.armed:
-                    # From now on appends notify. One that checked just before may still
-                    # commit unannounced: the first looks come soon after.
+                    if time.monotonic() - self._events_at < _QUIET:
+                        # Events keep coming: look again shortly rather than make every
+                        # append notify (which serialises commits).
+                        await asyncio.sleep(_SOON)
+                        continue
+                    # Quiet: from now on appends notify. One that checked just before may
+                    # still commit unannounced, so the first looks come soon after.
                     await wakeup.arm()
                     delay = _SOON
                 elif await wakeup.wait(delay):

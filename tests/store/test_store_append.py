@@ -251,3 +251,19 @@ async def test_idle_connections_go_back_to_the_pool(database_url: str, stream_id
         assert await asyncio.wait_for(small.stream_version(stream_id), 5) == 3
         await asyncio.sleep(0)
         assert small.pool.get_idle_size() == 1
+
+
+async def test_callers_looping_on_the_store_take_turns(database_url: str, stream_id: str) -> None:
+    """Keeping a connection for the next call never starves a caller waiting for one."""
+    async with await EventStore.connect(database_url, min_size=1, max_size=1) as small:
+        order: list[str] = []
+
+        async def writer(name: str) -> None:
+            for version in range(5):
+                await small.append(f"{stream_id}-{name}", version, [event()])
+                order.append(name)
+
+        await asyncio.gather(writer("a"), writer("b"))
+        assert order.index("b") < order.index("a") + 4, order  # b did not wait for all of a
+        async with small.pool.acquire() as conn:  # and the connection is back in the pool
+            assert await conn.fetchval("SELECT 1") == 1
