@@ -15,6 +15,8 @@ Temporal baseline and for measuring proposals without editing `workflows/` or
   --pool MIN:MAX       EventStore.connect pool sizes (default: its own, 2:10)
   --worker-option K=V  override one `Worker(...)` keyword (int, float, bool or string)
   --unsandboxed        run workflows without the sandbox (UnsandboxedWorkflowRunner)
+  --passthrough MODULE pass one more module through the sandbox
+  --dedupe-search-attributes   upsert only search attributes whose value changed
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from temporalio import activity, workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 import workers.main as worker_main
@@ -79,6 +82,25 @@ def _use_local_activities() -> None:
         )
 
     workflow.execute_activity = execute  # type: ignore[assignment]
+
+
+def _dedupe_search_attributes() -> None:
+    """Upsert only the search attributes whose value changed (the workflow upserts every one
+    after every command). Compares with `workflow.info().typed_search_attributes`, which is
+    deterministic (it follows the upserts recorded in history)."""
+    upsert = workflow.upsert_search_attributes
+
+    def changed_only(updates: Sequence[SearchAttributeUpdate[Any]]) -> None:
+        current = workflow.info().typed_search_attributes
+        changed = [u for u in updates if _comparable(current.get(u.key)) != _comparable(u.value)]
+        if changed:
+            upsert(changed)
+
+    workflow.upsert_search_attributes = changed_only  # type: ignore[assignment]
+
+
+def _comparable(value: Any) -> Any:
+    return list(value) if isinstance(value, list | tuple) else value
 
 
 def _append_only() -> None:
@@ -141,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", help="MIN:MAX of the EventStore pool")
     parser.add_argument("--worker-option", action="append", default=[], metavar="K=V")
     parser.add_argument("--unsandboxed", action="store_true")
+    parser.add_argument("--passthrough", action="append", default=[], metavar="MODULE")
+    parser.add_argument("--dedupe-search-attributes", action="store_true")
     args = parser.parse_args(argv)
 
     logs.configure(os.environ.get("ACCORD_LOG_LEVEL", "INFO"))
@@ -148,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     for item in args.worker_option:
         key, _, value = item.partition("=")
         options[key] = _parse_value(value)
+    if args.passthrough:
+        worker_main.PASSTHROUGH = (*worker_main.PASSTHROUGH, *args.passthrough)
     if args.unsandboxed:
         options["workflow_runner"] = UnsandboxedWorkflowRunner()
     if options:
@@ -156,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         worker_main.ProcessRecorder = NoopRecorder  # type: ignore[attr-defined,assignment]
     if args.local_activities:
         _use_local_activities()
+    if args.dedupe_search_attributes:
+        _dedupe_search_attributes()
     if args.projections == "none":
         _append_only()
     pool = None

@@ -7,7 +7,8 @@ throughout (fsync on, synchronous_commit on):
   raw        asyncpg single-row INSERT into a bigserial table, one transaction per event
   store      EventStore.append, one event per call; and 100 events per call
   es         the `eventsourcing` library's PostgreSQL application recorder, one event per save
-  rebuild    read the whole feed, decode each event with the domain codec, evolve the state
+  rebuild    read the whole feed (the narrow `replay`: data as JSON text), decode each event
+             with the domain codec straight from that text, evolve the state
 
 Sequential raw and store runs are interleaved in rounds so that drift in disk latency hits
 both alike. Progress goes to stderr; the table (or with --json one JSON object) to stdout.

@@ -276,8 +276,9 @@ def subscribe(
 ) -> Subscription:
     """`async with subscribe(store, after=N, follow=True) as feed: async for event in feed`.
 
-    `listen=False` polls only, every `poll_interval` seconds, and costs appenders nothing;
-    a listening follower makes every append commit notify (see 0004_feed_notify.sql).
+    A listening follower (the default) is woken by NOTIFY when the feed is quiet, and
+    reads every 50 ms while events keep coming; `listen=False` polls every
+    `poll_interval` seconds and never makes appends notify (see 0004_feed_notify.sql).
     A listening follower holds one connection of the store's pool while it is open.
     """
     return Subscription(

@@ -33,6 +33,8 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -53,10 +55,25 @@ from workflows.contracts import CommandResult
 from workflows.process import workflow_id_for
 
 STORY = project_root() / "scenarios" / "azerbaijan-icmp.yaml"
-PROCESSES = 32
-WORKER_KILLS = 5
-DRIVE_BUDGET = 210.0  # seconds for every process to finish the story, faults included
-PROBE_TIMEOUT = 5.0
+PROCESSES = 30
+# Each fault fires once this share of all the story's steps is done. The processes advance
+# together, so the share is also where in the story they are: the early kills hit the
+# negotiations, the later ones live mission and review child workflows. The last fault
+# leaves a quarter of the work, enough to outlast the 30 s activity timeout a kill causes.
+FAULTS = (
+    (0.08, "kill worker"),
+    (0.20, "kill worker"),
+    (0.30, "restart postgres"),
+    (0.42, "kill worker"),
+    (0.52, "restart temporal"),
+    (0.62, "kill worker"),
+    (0.74, "kill worker"),
+)
+WORKER_KILLS = sum(f == "kill worker" for _, f in FAULTS)
+# Seconds for every process to finish the story, faults included. About 2-3 minutes on a
+# 2-core machine that other work keeps busy; the budget leaves room above that.
+DRIVE_BUDGET = 300.0
+QUERY_TIMEOUT = timedelta(seconds=5)
 UPDATE_RPC_TIMEOUT = timedelta(seconds=20)
 
 # Errors that leave a command's outcome unknown: the connection went away, the server
@@ -132,11 +149,20 @@ class Tally:
     steps_done: int = 0
     attempts: int = 0
     resent: int = 0  # re-sent after an unknown outcome (same update id)
-    applied_on_check: int = 0  # the store showed the step applied: not re-sent
+    applied_on_check: int = 0  # the workflow showed the step applied: not re-sent
+    store_ahead: int = 0  # at a re-send, the store had the events, the workflow not yet
     rejected_as_applied: int = 0  # rejected by the domain because it was already applied
     deduplicated: int = 0  # a re-send answered with the first send's recorded events
     unknown: Counter[str] = field(default_factory=Counter)
     progress: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def summary(self) -> str:
+        return (
+            f"attempts={self.attempts} resent={self.resent}"
+            f" applied_on_check={self.applied_on_check} store_ahead={self.store_ahead}"
+            f" deduplicated={self.deduplicated} rejected_as_applied={self.rejected_as_applied}"
+            f" unknown_outcomes={dict(self.unknown)}"
+        )
 
     async def step_done(self) -> None:
         async with self.progress:
@@ -191,11 +217,22 @@ class StoryClient:
                 self.tally.unknown[f"start:{err.status.name if err.status else '?'}"] += 1
                 await asyncio.sleep(_backoff(attempt))
 
-    async def version(self) -> int | None:
+    async def workflow_version(self) -> int | None:
+        """The version the workflow has folded (its `status` query), or None while no worker
+        or server can answer. This is the state the next command is validated against."""
+        handle = self.client.get_workflow_handle(self.workflow_id)
+        try:
+            view = await handle.query("status", rpc_timeout=QUERY_TIMEOUT)
+        except (RPCError, RPCTimeoutOrCancelledError, WorkflowQueryFailedError):
+            _reraise_cancellation()
+            return None
+        return int(view["version"])
+
+    async def stored_version(self) -> int | None:
         """The stream version in the store of record, or None while the store is away."""
         try:
             return await asyncio.wait_for(
-                self.store.stream_version(self.workflow_id), PROBE_TIMEOUT
+                self.store.stream_version(self.workflow_id), QUERY_TIMEOUT.total_seconds()
             )
         except STORE_DOWN:
             return None
@@ -208,10 +245,17 @@ class StoryClient:
         while True:
             attempt += 1
             if attempt > 1:
-                version = await self.version()
-                if version is not None and version >= step.after:
+                # Ask the workflow, not the store: after a worker dies between the append
+                # and reporting the activity, the store holds the events up to the activity
+                # timeout (30 s) before the workflow has folded them, and the next command
+                # would be validated against the old stage (a spurious wrong_stage).
+                seen = await self.workflow_version()
+                if seen is not None and seen >= step.after:
                     self.tally.applied_on_check += 1
                     return
+                stored = await self.stored_version()
+                if stored is not None and stored >= step.after:
+                    self.tally.store_ahead += 1
                 self.tally.resent += 1
             self.tally.attempts += 1
             try:
@@ -240,12 +284,12 @@ class StoryClient:
         cause = err.cause
         code = cause.type if isinstance(cause, ApplicationError) else None
         if code in ERROR_CODES:
-            version = None
-            while version is None:
-                version = await self.version()
-                if version is None:
+            seen = None
+            while seen is None:
+                seen = await self.workflow_version()
+                if seen is None:
                     await asyncio.sleep(0.5)
-            if version >= step.after:
+            if seen >= step.after:
                 self.tally.rejected_as_applied += 1
                 return
         raise AssertionError(
@@ -291,12 +335,11 @@ async def _supervise(cluster: Cluster, stop: asyncio.Event) -> None:
 async def _inject_faults(
     cluster: Cluster, tally: Tally, total_steps: int, log: list[str], started: float
 ) -> None:
-    """Each fault at its share of the work, so every one of them hits processes in flight."""
+    """Each fault at its share of the work (FAULTS): every one hits processes in flight."""
     assert cluster.worker is not None
     worker = cluster.worker
-    plan = ["kill worker"] * WORKER_KILLS + ["restart postgres", "restart temporal"]
-    for k, fault in enumerate(plan, start=1):
-        await tally.reached(total_steps * k // (len(plan) + 1))
+    for share, fault in FAULTS:
+        await tally.reached(int(total_steps * share))
         at = tally.steps_done / total_steps
         log.append(f"{time.monotonic() - started:6.1f}s at {at:.0%} of the steps: {fault}")
         if fault == "kill worker":
@@ -353,7 +396,8 @@ async def test_resent_command_with_same_update_id_is_recorded_once(cluster: Clus
         assert types.count("MeetingRecorded") == 2
 
 
-@pytest.mark.timeout(360)
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 async def test_story_survives_worker_kills_and_restarts(cluster: Cluster) -> None:
     story = plan_story()
     total_steps = PROCESSES * len(story.steps)
@@ -375,24 +419,26 @@ async def test_story_survives_worker_kills_and_restarts(cluster: Cluster) -> Non
         runs = [asyncio.create_task(d.run(story)) for d in drivers]
         done, pending = await asyncio.wait(runs, timeout=DRIVE_BUDGET)
         drive_seconds = time.monotonic() - started
-        if pending:
-            for task in pending:
-                task.cancel()
-            stuck = [f"{d.workflow_id}@{d.current and d.current.command}" for d in drivers]
-            pytest.fail(
-                f"{len(pending)} processes unfinished after {DRIVE_BUDGET}s: {stuck}\n"
-                f"faults: {fault_log}\ntally: {tally}\nworker log:\n{cluster.worker.log_tail()}"
-            )
-        for task in done:
-            task.result()  # re-raise a driver's assertion
-        assert faults.done(), f"not every fault was injected: {fault_log}"
-        faults.result()
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(runs)
         stop.set()
         await supervisor
+        print(f"\nfault timeline (drive {drive_seconds:.1f}s):\n  " + "\n  ".join(fault_log))
+        print(f"client: {tally.summary()}")
+        failures = [str(t.exception()) for t in done if t.exception() is not None]
+        if pending or failures:
+            stuck = [f"{d.workflow_id}@{d.current.command}" for d in drivers if d.current]
+            pytest.fail(
+                f"{len(pending)} processes unfinished after {DRIVE_BUDGET}s: {stuck}\n"
+                f"failures: {failures}\nworker log:\n{cluster.worker.log_tail()}"
+            )
+        assert faults.done(), f"not every fault was injected: {fault_log}"
+        faults.result()
 
         # -- the record, checked from the store ------------------------------------------
         expected = story.event_types
-        lost = duplicated = gaps = 0
+        lost = duplicated = gaps = mismatched = presented = 0
         projections = Projections(store)
         for d in drivers:
             events = await store.read_stream(d.workflow_id)
@@ -400,12 +446,14 @@ async def test_story_survives_worker_kills_and_restarts(cluster: Cluster) -> Non
             lost += sum((Counter(expected) - Counter(types)).values())
             duplicated += sum((Counter(types) - Counter(expected)).values())
             gaps += [e.version for e in events] != list(range(1, len(events) + 1))
-            assert types == expected, d.workflow_id
+            mismatched += types != expected
             view = await projections.view(d.workflow_id)
-            assert view is not None and view["stage"] == "presented", d.workflow_id
             status = await client.get_workflow_handle(d.workflow_id).query("status")
-            assert status["stage"] == "presented", d.workflow_id
-            assert status["version"] == len(expected), d.workflow_id
+            presented += (
+                view is not None
+                and view["stage"] == status["stage"] == "presented"
+                and status["version"] == len(events)
+            )
         all_events = []
         after = 0
         while batch := await store.read_all(after_position=after, limit=1000):
@@ -426,7 +474,8 @@ async def test_story_survives_worker_kills_and_restarts(cluster: Cluster) -> Non
 
         worker = cluster.worker
         print(
-            f"\nfaults: processes={PROCESSES} steps={total_steps} events={len(all_events)}"
+            f"faults: processes={PROCESSES} presented={presented} steps={total_steps}"
+            f" events={len(all_events)}"
             f" worker_kills={worker.kills} worker_starts={worker.starts}"
             f" worker_crash_restarts={worker.crashes}"
             f" postgres_restarts={cluster.postgres_restarts}"
@@ -436,17 +485,12 @@ async def test_story_survives_worker_kills_and_restarts(cluster: Cluster) -> Non
             f" {len(report.breaks)} breaks) failed_workflow_tasks={failed_tasks}"
             f" drive_seconds={drive_seconds:.1f}"
         )
-        print(
-            f"client: attempts={tally.attempts} resent={tally.resent}"
-            f" applied_on_check={tally.applied_on_check} deduplicated={tally.deduplicated}"
-            f" rejected_as_applied={tally.rejected_as_applied} unknown={dict(tally.unknown)}"
-        )
-        print("timeline:\n  " + "\n  ".join(fault_log))
 
         assert worker.kills >= WORKER_KILLS
         assert cluster.postgres_restarts == 1 and cluster.temporal_restarts == 1
+        assert presented == PROCESSES
         assert len(all_events) == PROCESSES * len(expected)
-        assert (lost, duplicated, gaps, repeated_ids) == (0, 0, 0, 0)
+        assert (lost, duplicated, gaps, repeated_ids, mismatched) == (0, 0, 0, 0, 0)
         assert report.ok and report.streams_checked == PROCESSES
         assert report.events_checked == len(all_events)
         assert failed_tasks == 0

@@ -79,7 +79,7 @@ async def test_follower_sees_concurrent_writers_exactly_once_in_feed_order(
 async def test_a_notification_wakes_the_follower_long_before_its_poll(
     store: EventStore,
 ) -> None:
-    """With a 3 s poll, appends still reach the follower in milliseconds."""
+    """With a 3 s poll, appends to a quiet feed still reach the follower in milliseconds."""
     run = uuid.uuid4().hex[:8]
     arrived: dict[uuid.UUID, float] = {}
 
@@ -93,6 +93,7 @@ async def test_a_notification_wakes_the_follower_long_before_its_poll(
     await asyncio.sleep(0.5)  # subscribed and waiting
     delays = []
     for i in range(8):
+        await asyncio.sleep(0.4)  # quiet for longer than _QUIET: the follower is armed
         new = consent("mfa")
         sent = time.monotonic()
         await store.append(f"coop-wake-{run}-{i}", 0, [new])
@@ -160,6 +161,43 @@ async def test_appends_notify_only_while_a_follower_holds_the_lock(
         await store.append(f"coop-loud-{run}", 0, [consent("mfa")])
         assert await asyncio.wait_for(got.get(), 5) == FEED_CHANNEL
     finally:
+        await listener.close()
+
+
+async def test_a_busy_follower_does_not_make_appends_notify(
+    store: EventStore, database_url: str
+) -> None:
+    """While events keep coming the follower polls every 50 ms unarmed, so appends skip
+    the NOTIFY (and its cluster-wide commit serialisation); it arms once the feed is quiet."""
+    run = uuid.uuid4().hex[:8]
+    notified = 0
+
+    def count(*_: object) -> None:
+        nonlocal notified
+        notified += 1
+
+    listener = await asyncpg.connect(database_url)  # listens, never holds the lock
+    await listener.add_listener(FEED_CHANNEL, count)
+    seen: list[RecordedEvent] = []
+
+    async def follow() -> None:
+        async with subscribe(store, await feed_head(store), follow=True) as feed:
+            async for event in feed:
+                seen.append(event)
+
+    follower = asyncio.create_task(follow())
+    try:
+        await asyncio.sleep(0.5)  # quiet: armed
+        for version in range(150):
+            await store.append(f"coop-busy-{run}", version, [consent("mfa")])
+            await asyncio.sleep(0.01)
+        await wait_until(lambda: len(seen) == 150, 20, "the follower")
+        print(f"150 appends, {notified} notified")
+        assert notified < 15
+    finally:
+        follower.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await follower
         await listener.close()
 
 
