@@ -506,7 +506,7 @@ async def _memory(
     """RSS growth of a fresh worker while `settings.open` processes are opened and left."""
     cache = settings.memory_cache or settings.open + settings.warmup + 10
     worker = WorkerProcess(
-        name, [*args, "--worker-option", f"max_cached_workflows={cache}"], env, logs
+        f"{name}-memory", [*args, "--worker-option", f"max_cached_workflows={cache}"], env, logs
     )
     await worker.start()
     try:

@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 
 from cli.session import Session
 from domain import DomainError, parse_command
+from domain.vocabulary import PROCESS_STREAM_PREFIX
 from workflows import search
 from workflows.contracts import CommandResult, ProcessStart
 from workflows.process import CooperationProcessWorkflow, workflow_id_for
@@ -201,6 +202,6 @@ def _quote(value: str) -> str:
 
 def as_workflow_id(process_or_workflow_id: str) -> str:
     """Accept either a process id (`az-icmp`) or its workflow id (`coop-az-icmp`)."""
-    if process_or_workflow_id.startswith("coop-"):
+    if process_or_workflow_id.startswith(PROCESS_STREAM_PREFIX):
         return process_or_workflow_id
     return workflow_id_for(process_or_workflow_id)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cli.report import build_report, to_html, to_markdown
+from domain.vocabulary import PROCESS_STREAM_PREFIX
 from store import EventStore
 
 FORMATS = {"md": to_markdown, "html": to_html}
@@ -60,7 +61,7 @@ async def write_reports(store: EventStore, workflow_ids: list[str], directory: P
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for workflow_id in workflow_ids:
-        process_id = workflow_id.removeprefix("coop-")
+        process_id = workflow_id.removeprefix(PROCESS_STREAM_PREFIX)
         for fmt in ("md", "html"):
             text = await render(store, workflow_id, fmt)
             if text is None:

@@ -74,3 +74,8 @@ InstrumentType = Literal[
 MissionMode = Literal["in_person", "remote", "hybrid"]
 Classification = Literal["restricted", "public"]
 EscalationMatter = Literal["consent", "review"]
+
+
+# A process's workflow id and event stream id are this prefix plus its process id; other
+# streams in the same store (other services' events) are not processes.
+PROCESS_STREAM_PREFIX = "coop-"

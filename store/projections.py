@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from domain import decode_event, describe, fold, process_view
+from domain.vocabulary import PROCESS_STREAM_PREFIX
 from store.eventstore import EventStore
 from store.model import RecordedEvent
 
@@ -46,7 +47,7 @@ class Projections:
             await _write(conn, stream_id, events)
 
     async def rebuild(self, progress: Callable[[int], None] | None = None) -> dict[str, int]:
-        """Truncate both read models and refold every stream from the event log."""
+        """Truncate both read models and refold every process stream from the event log."""
         streams: dict[str, list[RecordedEvent]] = {}
         after, seen = 0, 0
         while True:
@@ -54,7 +55,8 @@ class Projections:
             if not batch:
                 break
             for e in batch:
-                streams.setdefault(e.stream_id, []).append(e)
+                if e.stream_id.startswith(PROCESS_STREAM_PREFIX):
+                    streams.setdefault(e.stream_id, []).append(e)
             after = batch[-1].position
             seen += len(batch)
             if progress:

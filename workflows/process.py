@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         parse_command,
         process_view,
     )
+    from domain.vocabulary import PROCESS_STREAM_PREFIX
     from workflows import search
     from workflows.contracts import (
         ChildRef,
@@ -83,7 +84,7 @@ CHILD_WORKFLOWS = {"mission": "EvaluationMission", "review": "ReportReview"}
 
 def workflow_id_for(process_id: str) -> str:
     """Workflow id and event stream id of a process: readable, with business meaning."""
-    return f"coop-{process_id}"
+    return f"{PROCESS_STREAM_PREFIX}{process_id}"
 
 
 def rejection(err: DomainError) -> ApplicationError:

@@ -8,13 +8,18 @@ and then the Temporal server are restarted. Clients retry across the outages lik
 careful caller must, and at the end every stream is exactly the story: nothing lost,
 nothing recorded twice, versions without gaps, unique event ids, intact hash chains.
 
-How a client retries safely (`StoryClient.apply`): every command is sent with a stable update
-id (workflow id + step), so the server attaches a re-sent command to the one it already
-has (in flight or completed) instead of running it again. That matters because some
+How a client retries safely (`StoryClient.apply`): every command is sent with a stable
+update id (workflow id + step), so the server attaches a re-sent command to the one it
+already has (in flight or completed) instead of running it again. That matters because some
 commands are legitimately repeatable (`record_meeting`, `log_contact`,
-`record_mission_meeting`): re-sending one with a fresh id after an unknown outcome would
-record it twice. Before each re-send the client also reads the stream version from the
-store of record and stops if the step's events are already there.
+`record_mission_meeting`): re-sent with a fresh id after an unknown outcome, one would be
+recorded twice (`test_resent_command_with_same_update_id_is_recorded_once`). Before each
+re-send the client also asks the workflow (`status` query) whether the step is already
+folded in, and stops if so. It asks the workflow, not the store: when a worker dies
+between the append and reporting the activity, the store has the events up to 30 s (the
+activity timeout) before the workflow does, and a client that moved on because of the store
+would have its next command validated against the old stage and refused (`wrong_stage`).
+`store_ahead` in the printed tally counts how often that window was seen.
 """
 
 from __future__ import annotations
@@ -121,7 +126,7 @@ def plan_story() -> Story:
     steps = []
     for index, step in enumerate(scenario.steps, start=1):
         if step.kind != "command":
-            continue  # expectations are checked once at the end; waits are not needed
+            continue  # no waits or per-step expectations: the end state is checked instead
         assert step.command is not None
         payload = _jsonable({**step.with_, "actor": step.actor, "occurred_on": step.on})
         events = decide(state, parse_command(step.command, payload))
