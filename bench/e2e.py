@@ -39,6 +39,7 @@ import math
 import os
 import platform
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -209,8 +210,11 @@ class TemporalServer:
 class WorkerProcess:
     """`python -m bench.e2e_worker ARGS` with its own task queue; READY when polling."""
 
-    def __init__(self, name: str, args: Sequence[str], env: dict[str, str], logs: Path):
+    def __init__(
+        self, name: str, args: Sequence[str], env: dict[str, str], logs: Path, cwd: Path
+    ) -> None:
         self.name = name
+        self.cwd = cwd
         self.args = list(args)
         self.task_queue = f"bench-{name}-{uuid.uuid4().hex[:6]}"
         self.env = {**env, "ACCORD_TASK_QUEUE": self.task_queue}
@@ -233,7 +237,7 @@ class WorkerProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=self._log,
             env=self.env,
-            cwd=project_root(),
+            cwd=self.cwd,
         )
         assert self._proc.stdout is not None
         try:
@@ -347,6 +351,7 @@ class Phase:
     events: int = 0  # appended to the store during the phase
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    by_command: dict[str, list[float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
 
@@ -418,7 +423,9 @@ async def drive(
             async with gate:
                 started = time.perf_counter()
                 outcome = await send_command(session, workflow_id, name, payload)
-                phase.latencies.append(time.perf_counter() - started)
+                latency = time.perf_counter() - started
+            phase.latencies.append(latency)
+            phase.by_command.setdefault(name, []).append(latency)
             phase.commands += 1
             phase.updates += 1
             if not outcome.accepted:
@@ -448,6 +455,8 @@ class Settings:
     temporal_db_file: bool = False
     profile: Path | None = None
     baseline_real: bool = False
+    worker_patch: Path | None = None
+    baseline_patch: Path | None = None
     temporal_args: tuple[str, ...] = ()
 
     @property
@@ -469,6 +478,8 @@ def _sum_phases(kind: str, phases: Sequence[Phase]) -> Phase:
         total.events += p.events
         total.seconds += p.seconds
         total.latencies += p.latencies
+        for name, values in p.by_command.items():
+            total.by_command.setdefault(name, []).extend(values)
         total.errors += p.errors
         for k, v in p.cpu.items():
             total.cpu[k] = total.cpu.get(k, 0.0) + v
@@ -491,6 +502,10 @@ def _rates(phase: Phase) -> dict[str, Any]:
             k: round(v / phase.commands * 1000, 2) for k, v in sorted(phase.cpu.items())
         },
         "cpu_share": {k: round(v / phase.seconds, 2) for k, v in sorted(phase.cpu.items())},
+        "update_p50_ms_by_command": {
+            name: round(percentile(values, 50) * 1000, 1)
+            for name, values in phase.by_command.items()
+        },
     }
 
 
@@ -506,7 +521,11 @@ async def _memory(
     """RSS growth of a fresh worker while `settings.open` processes are opened and left."""
     cache = settings.memory_cache or settings.open + settings.warmup + 10
     worker = WorkerProcess(
-        f"{name}-memory", [*args, "--worker-option", f"max_cached_workflows={cache}"], env, logs
+        f"{name}-memory",
+        args,
+        {**env, "ACCORD_MAX_CACHED_WORKFLOWS": str(cache)},
+        logs,
+        Path(env["PYTHONPATH"]),
     )
     await worker.start()
     try:
@@ -549,6 +568,38 @@ async def _memory(
     }
 
 
+def _keep_logs(tmp: Path) -> str:
+    """Copy the workers' and the server's logs out of the temporary directory."""
+    keep = Path(tempfile.mkdtemp(prefix="accord-e2e-logs-"))
+    for path in [*tmp.glob("*.log"), *tmp.glob("temporal/*.log")]:
+        shutil.copy(path, keep / path.name)
+    log(f"logs kept in {keep}")
+    return str(keep)
+
+
+def snapshot_source(dest: Path, patch: Path | None = None) -> Path:
+    """A copy of the project's packages for the workers to import.
+
+    The workers load workflow code from disk whenever they create a workflow instance (the
+    sandbox re-imports it), so an edit to the working tree during a run would otherwise
+    reach the workers mid-run (on a shared machine we saw exactly that fail workflow tasks).
+    """
+    root = project_root()
+    src = dest / "src"
+    for package in sorted(root.iterdir()):
+        if package.is_dir() and (package / "__init__.py").exists():
+            shutil.copytree(
+                package, src / package.name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+    if patch is not None:
+        # A proposed change to workflows/ or activities/, measured without editing the tree.
+        subprocess.run(
+            ["patch", "-p1", "--forward", "--quiet", "-d", str(src), "-i", str(patch.resolve())],
+            check=True,
+        )
+    return src
+
+
 async def run_benchmark(settings: Settings) -> dict[str, Any]:
     admin = database_url()
     name = f"accord_bench_e2e_{uuid.uuid4().hex[:8]}"
@@ -566,9 +617,15 @@ async def run_benchmark(settings: Settings) -> dict[str, Any]:
             where = "SQLite file" if settings.temporal_db_file else "in memory"
             log(f"temporal dev server on {server.address} ({where})")
             try:
-                return await _run(settings, server, url, name, Path(tmp))
+                result = await _run(settings, server, url, name, Path(tmp))
+            except BaseException:
+                _keep_logs(Path(tmp))
+                raise
             finally:
                 await asyncio.to_thread(server.stop)
+            if result["errors"]:
+                result["logs"] = _keep_logs(Path(tmp))
+            return result
     finally:
         conn = await asyncpg.connect(admin)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -597,16 +654,26 @@ async def _measure(
 ) -> dict[str, Any]:
     client = await TemporalSettings.from_env(address=server.address).connect()
     server_pid = server.pid
+    sources = {
+        "accord": snapshot_source(tmp / "accord", settings.worker_patch),
+        "pure": snapshot_source(tmp / "pure", settings.baseline_patch),
+    }
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": server.address,
         "TEMPORAL_NAMESPACE": "default",
         "DATABASE_URL": url,
+        "ACCORD_TEMPORAL_BIN": temporal_binary(),
     }
+    arm_env = {k: {**env, "PYTHONPATH": str(src)} for k, src in sources.items()}
     meter = CpuMeter(store.pool, database, server_pid)
     workers = {
-        "accord": WorkerProcess("accord", settings.worker_args, env, tmp),
-        "pure": WorkerProcess("pure", settings.baseline_worker_args, env, tmp),
+        "accord": WorkerProcess(
+            "accord", settings.worker_args, arm_env["accord"], tmp, sources["accord"]
+        ),
+        "pure": WorkerProcess(
+            "pure", settings.baseline_worker_args, arm_env["pure"], tmp, sources["pure"]
+        ),
     }
     profiler = Profiler(settings.profile)
     watcher = FeedWatcher(store)
@@ -667,17 +734,25 @@ async def _measure(
     memory: dict[str, dict[str, Any]] = {}
     if settings.open:
         memory["accord"] = await _memory(
-            settings, session, story, env, tmp, settings.worker_args, "accord"
+            settings, session, story, arm_env["accord"], tmp, settings.worker_args, "accord"
         )
         if settings.memory_baseline:
             memory["pure"] = await _memory(
-                settings, session, story, env, tmp, settings.baseline_worker_args, "pure"
+                settings,
+                session,
+                story,
+                arm_env["pure"],
+                tmp,
+                settings.baseline_worker_args,
+                "pure",
             )
     load_end = os.getloadavg()
 
     accord = _sum_phases("accord", phases["accord"])
     pure = _sum_phases("pure", phases["pure"])
     errors = accord.errors + pure.errors
+    for kind, mem in memory.items():
+        errors += [f"memory ({kind}): {e}" for e in mem["errors"]]
     if errors:
         log(f"{len(errors)} commands failed, e.g. {errors[:3]}")
     lat = _latency_ms(accord)
@@ -714,6 +789,8 @@ async def _measure(
             "max_cached_workflows": memory["accord"]["max_cached_workflows"] if memory else None,
             "worker_args": list(settings.worker_args),
             "baseline_args": settings.baseline_worker_args,
+            "worker_patch": str(settings.worker_patch) if settings.worker_patch else None,
+            "baseline_patch": str(settings.baseline_patch) if settings.baseline_patch else None,
             "temporal_persistence": "sqlite-file" if settings.temporal_db_file else "memory",
             "temporal_args": list(settings.temporal_args),
             "worker_env": {
@@ -725,6 +802,7 @@ async def _measure(
             "cpu_model": _cpu_model(),
             "python": platform.python_version(),
             "temporal": _temporal_version(),
+            "code": _code_version(),
             "load_average_start": [round(x, 2) for x in load_start],
             "load_average_end": [round(x, 2) for x in load_end],
             "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -738,6 +816,20 @@ def _cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor()
+
+
+def _code_version() -> str:
+    """The commit the run measured, and how many files differed from it."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        root = project_root()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, cwd=root
+        ).stdout.splitlines()
+        return f"{head} (+{len(changed)} changed files)" if changed else head
+    return "unknown"
 
 
 def _temporal_version() -> str:
@@ -883,6 +975,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--temporal-arg", action="append", default=[], help="extra dev server argument"
     )
+    parser.add_argument(
+        "--worker-patch", type=Path, help="unified diff applied to the Accord worker's code"
+    )
+    parser.add_argument(
+        "--baseline-patch", type=Path, help="unified diff applied to the baseline's code"
+    )
     args = parser.parse_args(argv)
     base = QUICK if args.quick else DEFAULTS
     in_flight = args.in_flight or base["in_flight"]
@@ -899,6 +997,8 @@ def main(argv: list[str] | None = None) -> int:
         temporal_db_file=args.temporal_db_file,
         profile=args.profile,
         baseline_real=args.baseline_real,
+        worker_patch=args.worker_patch,
+        baseline_patch=args.baseline_patch,
         temporal_args=tuple(args.temporal_arg),
     )
     results = asyncio.run(run_benchmark(settings))

@@ -3,6 +3,7 @@
 from store.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
+    RejectedByDatabase,
     StoreError,
     UnknownCheckpoint,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "IdempotencyConflict",
     "NewEvent",
     "RecordedEvent",
+    "RejectedByDatabase",
     "StoreError",
     "StreamHead",
     "UnknownCheckpoint",

@@ -9,6 +9,14 @@ class StoreError(Exception):
     """Base class for everything the event store raises on purpose."""
 
 
+class RejectedByDatabase(StoreError):
+    """PostgreSQL refused the data itself (SQLSTATE class 22 or 23): retrying cannot help."""
+
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
 class ConcurrencyConflict(StoreError):
     """The stream moved on: the caller decided on a stale version and must re-read."""
 

@@ -14,7 +14,13 @@ import asyncpg
 import orjson
 
 from store.digest import encode_content
-from store.errors import ConcurrencyConflict, IdempotencyConflict, StoreError, UnknownCheckpoint
+from store.errors import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    RejectedByDatabase,
+    StoreError,
+    UnknownCheckpoint,
+)
 from store.migrate import migrate as run_migrations
 from store.model import (
     AppendResult,
@@ -277,7 +283,10 @@ async def _store_error(
                 stream_id,
             )
             return ConcurrencyConflict(stream_id, expected_version, int(actual))
-    return StoreError(f"append to {stream_id!r} failed: {error}")
+    message = f"append to {stream_id!r} failed: {error}"
+    if state and state[:2] in ("22", "23"):  # data exception, integrity violation
+        return RejectedByDatabase(message, state)
+    return StoreError(message)
 
 
 class EventStore:

@@ -47,6 +47,13 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
+    """The worker of Accord's workflows and activity (settings measured in BENCHMARKS.md).
+
+    A cached workflow costs the worker ~0.2 MB (sandbox and SDK state, whatever the
+    process): `ACCORD_MAX_CACHED_WORKFLOWS` (the SDK's 1,000 by default) bounds the worker's
+    memory whatever the number of open processes; an evicted process is replayed from its
+    history on its next command.
+    """
     recorder = ProcessRecorder(store, Projections(store))
     return Worker(
         client,
@@ -55,6 +62,7 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
         activities=[recorder.record_events],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=int(os.environ.get("ACCORD_MAX_CONCURRENT_ACTIVITIES", "50")),
+        max_cached_workflows=int(os.environ.get("ACCORD_MAX_CACHED_WORKFLOWS", "1000")),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

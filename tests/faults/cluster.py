@@ -156,7 +156,8 @@ class Cluster:
                 os.kill(int(pidfile.read_text()), signal.SIGKILL)
             pidfile.unlink(missing_ok=True)
         self.postgres.stop(mode="immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not os.environ.get("ACCORD_FAULTS_KEEP"):  # set it to inspect the logs afterwards
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def restart_postgres(self, down_for: float) -> None:
         """A fast shutdown (every connection is cut), a real outage, then the same data."""

@@ -267,3 +267,16 @@ async def test_callers_looping_on_the_store_take_turns(database_url: str, stream
         assert order.index("b") < order.index("a") + 4, order  # b did not wait for all of a
         async with small.pool.acquire() as conn:  # and the connection is back in the pool
             assert await conn.fetchval("SELECT 1") == 1
+
+
+async def test_data_the_database_refuses_is_a_final_error(database_url: str) -> None:
+    """A NUL character cannot be stored in jsonb: a typed, non-retryable rejection."""
+    from store import EventStore, RejectedByDatabase
+
+    async with await EventStore.connect(database_url) as store:
+        stream = f"nul-{uuid.uuid4().hex[:8]}"
+        bad = event(venue="Baku\u0000")
+        with pytest.raises(RejectedByDatabase) as caught:
+            await store.append(stream, 0, [bad])
+        assert caught.value.sqlstate.startswith("22")
+        assert await store.stream_version(stream) == 0
