@@ -63,10 +63,15 @@ class Projections:
                 progress(seen)
         async with self._store.pool.acquire() as conn, conn.transaction():
             await conn.execute("TRUNCATE accord.process_view, accord.timeline")
+            projected = 0
             for stream_id, events in streams.items():
                 events.sort(key=lambda e: e.version)
-                await _write(conn, stream_id, events)
-        return {"streams": len(streams), "events": seen}
+                # Only streams that open a process are processes (others share the prefix
+                # by accident, or hold another service's events).
+                if events[0].event_type == "ProcessOpened":
+                    await _write(conn, stream_id, events)
+                    projected += 1
+        return {"streams": projected, "events": seen}
 
     async def view(self, stream_id: str) -> dict[str, Any] | None:
         row = await self._store.pool.fetchval(

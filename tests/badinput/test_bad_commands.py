@@ -334,7 +334,8 @@ def payload(command: str, actor: dict[str, Any], on: date, **changes: Any) -> di
 
 
 # Valid free text: any character but NUL (refused on its own, see `nul_character`).
-SAFE_TEXT = st.characters(blacklist_characters="\x00")
+# No NUL (a case of its own) and no lone surrogates (not encodable as UTF-8 JSON at all).
+SAFE_TEXT = st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"])
 
 
 def dates_from(start: date) -> st.SearchStrategy[date]:
@@ -392,7 +393,7 @@ class Cases:
                 value = draw(
                     st.one_of(
                         st.lists(st.integers(), max_size=3),
-                        st.text(max_size=20),
+                        st.text(SAFE_TEXT, max_size=20),
                         st.integers(),
                         st.floats(allow_nan=False, allow_infinity=False),
                         st.booleans(),
@@ -530,10 +531,10 @@ class Cases:
                     st.from_regex(r"[a-z][a-z0-9_]{0,30}", fullmatch=True),
                     st.sampled_from(["agency", "actor_token", "__proto__", "$where", "id"]),
                     st.text(string.printable, min_size=1, max_size=50),
-                    st.text(min_size=1, max_size=300),
+                    st.text(SAFE_TEXT, min_size=1, max_size=300),
                 ).filter(lambda k: k not in COMMANDS[command].model_fields)
             )
-            value = draw(st.one_of(st.none(), st.integers(), st.text(max_size=30)))
+            value = draw(st.one_of(st.none(), st.integers(), st.text(SAFE_TEXT, max_size=30)))
             if draw(st.booleans()):
                 if key in Actor.model_fields:
                     key = "actor_" + key  # a real actor field: use another name
@@ -574,7 +575,11 @@ class Cases:
                 )
             body = payload(command, draw(st.sampled_from(ACTORS)), target.last)
             field = draw(st.sampled_from(texts[command]))
-            text = draw(st.text(max_size=20)) + "\x00" + draw(st.text(max_size=20))
+            text = (
+                draw(st.text(SAFE_TEXT, max_size=20))
+                + "\x00"
+                + draw(st.text(SAFE_TEXT, max_size=20))
+            )
             where = field
             if field in LIST_FIELDS:
                 body[field] = [text]
