@@ -67,7 +67,7 @@ from workflows.process import workflow_id_for
 from workflows.search import dev_server_flags
 
 STORY = project_root() / "scenarios" / "azerbaijan-icmp.yaml"
-DEFAULTS = {"processes": 200, "in_flight": 20, "open": 1000, "rounds": 2}
+DEFAULTS = {"processes": 200, "in_flight": 20, "open": 1000, "rounds": 4}
 QUICK = {"processes": 20, "in_flight": 20, "open": 200, "rounds": 2}
 TARGETS = {
     "e2e_vs_pure_temporal": ("<=", 1.3),
@@ -762,6 +762,12 @@ async def _measure(
         "commands_per_second": round(accord.commands / accord.seconds, 1),
         "update_latency_ms": lat,
         "e2e_vs_pure_temporal": round(accord.seconds / pure.seconds, 3),
+        # The same comparison by CPU: every part's CPU seconds per command (worker, Temporal,
+        # PostgreSQL, driver). Less sensitive to other load on the machine than the time.
+        "cpu_per_command_vs_pure_temporal": round(
+            sum(accord.cpu.values()) / accord.commands / (sum(pure.cpu.values()) / pure.commands),
+            3,
+        ),
         "p95_update_latency_ms_20_in_flight": lat["p95"] if settings.in_flight == 20 else None,
         "worker_rss_mb_per_1000_open": memory["accord"]["rss_mb_per_1000_open"] if memory else None,
         "events_per_second": round(accord.events / accord.seconds, 1),
@@ -776,6 +782,12 @@ async def _measure(
         "rounds": [
             {"kind": p.kind, "processes": p.processes, "seconds": round(p.seconds, 2)}
             for p in in_order
+        ],
+        # Accord / baseline time of each round: their spread shows how much the machine's
+        # other load moved during the run.
+        "round_ratios": [
+            round(a.seconds / b.seconds, 3)
+            for a, b in zip(phases["accord"], phases["pure"], strict=True)
         ],
         "memory": memory,
         "errors": errors[:10],
@@ -879,6 +891,12 @@ def render(r: dict[str, Any]) -> str:
             f"{r['e2e_vs_pure_temporal']:.2f}",
             "1.00",
             _verdict("e2e_vs_pure_temporal", r["e2e_vs_pure_temporal"]),
+        ),
+        (
+            "CPU per command / pure Temporal",
+            f"{r['cpu_per_command_vs_pure_temporal']:.2f}",
+            "1.00",
+            "",
         ),
         (
             f"p95 update latency, {r['settings']['in_flight']} in flight",
