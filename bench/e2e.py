@@ -22,11 +22,16 @@ memory can be read from /proc.
   memory      a fresh Accord worker, warmed with a few processes; M more processes are
               opened and given one command each, then left waiting. The growth of the
               worker's VmRSS, per 1,000 processes, with every one of them in the
-              workflow cache (max_cached_workflows >= all open processes).
+              workflow cache (max_cached_workflows >= all open processes). The same for
+              a fresh baseline worker.
 
 CPU seconds of each part (worker, Temporal server, the bench database's PostgreSQL
-backends, this driver) are read from /proc around each phase. Progress goes to stderr; the
-table (or with --json one JSON object) to stdout.
+backends, this driver) are read from /proc around each phase;
+`cpu_per_command_vs_pure_temporal` compares the two arms by CPU, which the machine's other
+load disturbs less than time. The workers import a copy of the source tree taken at the
+start (the sandbox re-reads workflow modules for every new workflow instance, so edits to
+the working tree would otherwise reach them mid-run). Progress goes to stderr; the table
+(or with --json one JSON object) to stdout. BENCHMARKS.md has the figures.
 """
 
 from __future__ import annotations
