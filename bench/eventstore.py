@@ -297,7 +297,9 @@ async def rebuild(store: EventStore, page: int = 5000) -> Rate:
 # -- driver -----------------------------------------------------------------------------
 
 
-async def run_benchmark(events: int, rounds: int, rebuild_events: int) -> dict[str, float]:
+async def run_benchmark(
+    events: int, rounds: int, rebuild_events: int, group_commit: int = 1
+) -> dict[str, float]:
     admin = database_url()
     name = f"accord_bench_{uuid.uuid4().hex[:8]}"
     base = admin.rpartition("/")[0]
@@ -307,15 +309,19 @@ async def run_benchmark(events: int, rounds: int, rebuild_events: int) -> dict[s
     await conn.close()
     log(f"bench database {name}")
     try:
-        return await _run(url, events, rounds, rebuild_events)
+        return await _run(url, events, rounds, rebuild_events, group_commit)
     finally:
         conn = await asyncpg.connect(admin)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
 
 
-async def _run(url: str, events: int, rounds: int, rebuild_events: int) -> dict[str, float]:
-    store = await EventStore.connect(url, min_size=CONCURRENCY, max_size=CONCURRENCY)
+async def _run(
+    url: str, events: int, rounds: int, rebuild_events: int, group_commit: int
+) -> dict[str, float]:
+    store = await EventStore.connect(
+        url, min_size=CONCURRENCY, max_size=CONCURRENCY, group_commit=group_commit
+    )
     raw_conn = await asyncpg.connect(
         url,
     )
@@ -417,8 +423,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rebuild-events", type=int, default=100_000, help="size of the rebuilt log"
     )
+    parser.add_argument(
+        "--group-commit",
+        type=int,
+        default=1,
+        help="EventStore(group_commit=...): concurrent writes before appends are grouped "
+        "(0 = no grouping)",
+    )
     args = parser.parse_args(argv)
-    results = asyncio.run(run_benchmark(args.events, args.rounds, args.rebuild_events))
+    results = asyncio.run(
+        run_benchmark(args.events, args.rounds, args.rebuild_events, args.group_commit)
+    )
     print(json.dumps(results, indent=2) if args.json else render(results))
     return 0
 

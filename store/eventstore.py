@@ -21,6 +21,7 @@ from store.errors import (
     StoreError,
     UnknownCheckpoint,
 )
+from store.group_commit import GroupCommit
 from store.migrate import migrate as run_migrations
 from store.model import (
     AppendResult,
@@ -303,15 +304,31 @@ class EventStore:
     through the pool at once.
     """
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, group_commit: int = 1) -> None:
         self._pool = pool
         self._spare: list[PoolConnectionProxy[Any]] = []
         self._return_scheduled = False
         self._returning: set[asyncio.Task[None]] = set()
+        # Single-event appends beyond `group_commit` concurrent writes are grouped (0: never).
+        self._groups = (
+            GroupCommit(self._run, self._append_alone, limit=group_commit)
+            if group_commit > 0
+            else None
+        )
+
+    @property
+    def group_commit(self) -> GroupCommit | None:
+        return self._groups
 
     @classmethod
     async def connect(
-        cls, url: str, *, min_size: int = 2, max_size: int = 10, migrate: bool = True
+        cls,
+        url: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        migrate: bool = True,
+        group_commit: int = 1,
     ) -> EventStore:
         if migrate:
             await run_migrations(url)
@@ -322,13 +339,15 @@ class EventStore:
             init=_init_connection,
             reset=_keep_session,
         )
-        return cls(pool)
+        return cls(pool, group_commit=group_commit)
 
     @property
     def pool(self) -> asyncpg.Pool:
         return self._pool
 
     async def close(self) -> None:
+        if self._groups is not None:
+            await self._groups.drain()
         while self._spare:
             await self._pool.release(self._spare.pop())
         if self._returning:
@@ -396,7 +415,14 @@ class EventStore:
         the recorded positions with `already_recorded=True` and writes nothing.
         """
         _check_append(expected_version, events)  # before taking a connection
+        if len(events) == 1 and self._groups is not None:
+            return await self._groups.append(stream_id, expected_version, events[0])
         return await self._run(lambda conn: _append(conn, stream_id, expected_version, events))
+
+    async def _append_alone(
+        self, stream_id: str, expected_version: int, event: NewEvent
+    ) -> AppendResult:
+        return await self._run(lambda conn: _append(conn, stream_id, expected_version, [event]))
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         rows = await self._run(lambda conn: conn.fetch(_READ_STREAM_SQL, stream_id, after_version))
