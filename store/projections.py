@@ -1,23 +1,53 @@
 """The `process_view` and `timeline` read models.
 
 Both are folds of a stream's events with the domain's own `evolve`, so a projected view is
-by construction what the workflow's `status` query returns for the same events. A refresh
-refolds the whole stream (a process has tens to hundreds of events) and writes the view and
-any missing timeline rows in one transaction; rebuilding truncates and refolds every stream.
+by construction what the workflow's `status` query returns for the same events.
+
+A refresh (after every append) is incremental. Each `Projections` keeps a bounded LRU cache
+of folded states, per stream: the version folded to, the `hash` of the event at that version,
+and the state. A refresh of a cached stream reads the events from that version on, evolves
+the cached state with the new ones only, and in one transaction writes the view and the
+timeline rows of the new events. Without a cached state (or when it cannot be trusted) a
+refresh refolds the whole stream and writes the view and any missing timeline rows, as
+`rebuild` does for every stream after truncating both tables.
+
+Why the cache is safe: recorded events are immutable, so the fold of versions 1..v never
+changes. What can change under a long-lived worker is the database (reset, recreated, or
+another one behind the same URL); then the event at version v is gone or has another hash
+(the hash chains its position and commit time), and the refresh refolds from scratch. The
+read models may also lose rows behind the cache (a `rebuild` elsewhere truncates them and
+may refold fewer events): the incremental upsert returns the view version it replaced, and
+if that is older than the cached version the transaction is rolled back and the stream
+refolded in full. A state is cached only after its rows committed, and only if it is newer
+than the cached one, so the cache holds nothing but folds of stored events 1..version.
+A timeline row deleted by hand under an intact view is not restored by an incremental
+refresh; `rebuild` (or a refresh without a cached state) restores it.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from domain import decode_event, describe, fold, process_view
+from domain import (
+    Event,
+    ProcessState,
+    decode_event,
+    describe,
+    evolve,
+    fold,
+    process_view,
+)
 from domain.vocabulary import PROCESS_STREAM_PREFIX
 from store.eventstore import EventStore
 from store.model import RecordedEvent
+
+DEFAULT_CACHED_STREAMS = 10_000
 
 _UPSERT_VIEW = """
 INSERT INTO accord.process_view (stream_id, process_id, stage, version, pending_agencies, view)
@@ -28,23 +58,103 @@ ON CONFLICT (stream_id) DO UPDATE
  WHERE accord.process_view.version <= EXCLUDED.version
 """
 
+# The same upsert, returning the version of the row it replaced: no row when the stored view
+# is newer (not replaced), NULL when there was no row. The CTE reads the statement's snapshot,
+# so a row committed concurrently reads as NULL (older), which only costs a full refold.
+_UPSERT_VIEW_RETURNING_PRIOR = (
+    "WITH prior AS (SELECT version FROM accord.process_view WHERE stream_id = $1)"
+    + _UPSERT_VIEW
+    + "RETURNING (SELECT version FROM prior)"
+)
+
 _INSERT_TIMELINE = """
 INSERT INTO accord.timeline (stream_id, version, position, occurred_on, event_type, actor, summary)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
 ON CONFLICT (stream_id, version) DO NOTHING
 """
 
+_Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    """The fold of a stream's recorded events 1..version; `hash` is the event at `version`."""
+
+    version: int
+    hash: bytes
+    state: ProcessState
+
+
+class _ReadModelsBehind(Exception):
+    """The stored view is older than the cached state: timeline rows may be missing."""
+
 
 class Projections:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, *, cached_streams: int = DEFAULT_CACHED_STREAMS) -> None:
+        if cached_streams < 0:
+            raise ValueError("cached_streams must be >= 0")
         self._store = store
+        self._max_cached = cached_streams
+        self._cache: OrderedDict[str, _Folded] = OrderedDict()
 
     async def refresh(self, stream_id: str) -> None:
-        events = await self._store.read_stream(stream_id)
-        if not events:
+        """Project the stream's new events (all of them when its fold is not cached)."""
+        folded = await self._refresh_from_cache(stream_id)
+        if folded is None:
+            events = await self._store.read_stream(stream_id)
+            if not events:
+                return
+            decoded = _decode(events)
+            state = fold(decoded)
+            async with self._store.pool.acquire() as conn, conn.transaction():
+                await _write(conn, stream_id, events, decoded, state)
+            folded = _Folded(events[-1].version, events[-1].hash, state)
+        self._remember(stream_id, folded)
+
+    async def _refresh_from_cache(self, stream_id: str) -> _Folded | None:
+        """The incremental refresh; None (nothing written) when it cannot be done."""
+        cached = self._cache.get(stream_id)
+        if cached is None:
+            return None
+        self._cache.move_to_end(stream_id)
+        events = await self._store.read_stream(stream_id, after_version=cached.version - 1)
+        if not events or events[0].version != cached.version or events[0].hash != cached.hash:
+            self._forget(stream_id, cached)  # not the stream that was folded
+            return None
+        new = events[1:]
+        decoded = _decode(new)
+        state = cached.state
+        for event in decoded:
+            state = evolve(state, event)
+        head = events[-1]
+        try:
+            async with self._store.pool.acquire() as conn, conn.transaction():
+                replaced = await conn.fetch(
+                    _UPSERT_VIEW_RETURNING_PRIOR, *_view_args(stream_id, head.version, state)
+                )
+                # No row returned: the stored view is newer than `head`, hence than `cached`.
+                if replaced and (replaced[0][0] is None or replaced[0][0] < cached.version):
+                    raise _ReadModelsBehind
+                await _insert_timeline(conn, stream_id, new, decoded, state)
+        except _ReadModelsBehind:
+            self._forget(stream_id, cached)
+            return None
+        return _Folded(head.version, head.hash, state)
+
+    def _remember(self, stream_id: str, folded: _Folded) -> None:
+        if self._max_cached == 0:
             return
-        async with self._store.pool.acquire() as conn, conn.transaction():
-            await _write(conn, stream_id, events)
+        cached = self._cache.get(stream_id)
+        if cached is not None and cached.version >= folded.version:
+            return  # a concurrent refresh got further
+        self._cache[stream_id] = folded
+        self._cache.move_to_end(stream_id)
+        while len(self._cache) > self._max_cached:
+            self._cache.popitem(last=False)
+
+    def _forget(self, stream_id: str, stale: _Folded) -> None:
+        if self._cache.get(stream_id) is stale:
+            del self._cache[stream_id]
 
     async def rebuild(self, progress: Callable[[int], None] | None = None) -> dict[str, int]:
         """Truncate both read models and refold every process stream from the event log."""
@@ -69,7 +179,8 @@ class Projections:
                 # Only streams that open a process are processes (others share the prefix
                 # by accident, or hold another service's events).
                 if events[0].event_type == "ProcessOpened":
-                    await _write(conn, stream_id, events)
+                    decoded = _decode(events)
+                    await _write(conn, stream_id, events, decoded, fold(decoded))
                     projected += 1
         return {"streams": projected, "events": seen}
 
@@ -102,23 +213,45 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return dict(json.loads(value) if isinstance(value, str) else value)
 
 
-async def _write(
-    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
-    stream_id: str,
-    events: Sequence[RecordedEvent],
-) -> None:
-    decoded = [decode_event(e.event_type, e.schema_version, e.data) for e in events]
-    state = fold(decoded)
+def _decode(events: Sequence[RecordedEvent]) -> list[Event]:
+    return [decode_event(e.event_type, e.schema_version, e.data) for e in events]
+
+
+def _view_args(stream_id: str, version: int, state: ProcessState) -> tuple[Any, ...]:
     view = process_view(state).model_dump(mode="json")
-    await conn.execute(
-        _UPSERT_VIEW,
+    return (
         stream_id,
         view["process_id"],
         view["stage"],
-        events[-1].version,
+        version,
         list(view.get("pending_agencies") or []),
         json.dumps(view),
     )
+
+
+async def _write(
+    conn: _Connection,
+    stream_id: str,
+    events: Sequence[RecordedEvent],
+    decoded: Sequence[Event],
+    state: ProcessState,
+) -> None:
+    """The view of `state` (the fold of `events`, which run to the stream's version) and the
+    timeline rows of every event."""
+    await conn.execute(_UPSERT_VIEW, *_view_args(stream_id, events[-1].version, state))
+    await _insert_timeline(conn, stream_id, events, decoded, state)
+
+
+async def _insert_timeline(
+    conn: _Connection,
+    stream_id: str,
+    events: Sequence[RecordedEvent],
+    decoded: Sequence[Event],
+    state: ProcessState,
+) -> None:
+    """Timeline rows of `events`, described with the parties of `state` (the latest fold)."""
+    if not events:
+        return
     await conn.executemany(
         _INSERT_TIMELINE,
         [
