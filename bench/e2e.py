@@ -60,7 +60,7 @@ from typing import IO, Any
 
 import asyncpg
 
-from cli.devserver import temporal_binary
+from cli.devserver import dev_server_tuning_flags, temporal_binary
 from cli.operations import send_command, start_process
 from cli.scenario import load
 from cli.session import Session
@@ -153,10 +153,13 @@ class TemporalServer:
     with `db_file`, on SQLite in a file like `make run`'s embedded server.
     """
 
-    def __init__(self, data_dir: Path, db_file: bool, extra: Sequence[str] = ()) -> None:
+    def __init__(
+        self, data_dir: Path, db_file: bool, extra: Sequence[str] = (), tuned: bool = True
+    ) -> None:
         self.data_dir = data_dir
         self.db_file = db_file
         self.extra = list(extra)
+        self.tuned = tuned
         self.port = free_port()
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -183,6 +186,7 @@ class TemporalServer:
             "--log-level",
             "warn",
             *dev_server_flags(),
+            *(dev_server_tuning_flags() if self.tuned else []),
         ]
         if self.db_file:
             args += ["--db-filename", str(self.data_dir / "temporal.db")]

@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from cli.devserver import temporal_binary
+from cli.devserver import dev_server_tuning_flags, temporal_binary
 from cli.session import Session
 from store import EventStore
 from store.embedded import embedded
@@ -69,6 +69,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         search_attributes=list(search.ALL),
         dev_server_log_level="error",
+        dev_server_extra_args=dev_server_tuning_flags(),
     )
     try:
         yield env
