@@ -154,7 +154,7 @@ async def test_silent_reviewer_reminded_overdue_then_conclusions(
     session: Session, store: EventStore
 ) -> None:
     p = Driver(session, pid("review"))
-    await p.open(review_reminder_every="PT1S", review_deadline="PT4S")
+    await p.open(review_reminder_every="PT1S", review_deadline="PT6S")
     await p.to_under_review()
     await p.ok("submit_review", "2024-06-01", MFA_HEAD, report_version=1, conclusions="Agreed")
     early = await p.send("submit_conclusions", "2024-06-02", MFA_HEAD, report_version=1)
