@@ -467,6 +467,7 @@ class Settings:
     worker_patch: Path | None = None
     baseline_patch: Path | None = None
     temporal_args: tuple[str, ...] = ()
+    dev_server_tuned: bool = True
 
     @property
     def baseline_worker_args(self) -> list[str]:
@@ -620,7 +621,10 @@ async def run_benchmark(settings: Settings) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="accord-e2e-") as tmp:
             server = TemporalServer(
-                Path(tmp) / "temporal", settings.temporal_db_file, settings.temporal_args
+                Path(tmp) / "temporal",
+                settings.temporal_db_file,
+                settings.temporal_args,
+                tuned=settings.dev_server_tuned,
             )
             await asyncio.to_thread(server.start)
             where = "SQLite file" if settings.temporal_db_file else "in memory"
@@ -814,6 +818,7 @@ async def _measure(
             "baseline_patch": str(settings.baseline_patch) if settings.baseline_patch else None,
             "temporal_persistence": "sqlite-file" if settings.temporal_db_file else "memory",
             "temporal_args": list(settings.temporal_args),
+            "dev_server_tuned": settings.dev_server_tuned,
             "worker_env": {
                 k: v for k, v in sorted(os.environ.items()) if k.startswith("ACCORD_MAX")
             },
@@ -1003,6 +1008,11 @@ def main(argv: list[str] | None = None) -> int:
         "--temporal-arg", action="append", default=[], help="extra dev server argument"
     )
     parser.add_argument(
+        "--untuned",
+        action="store_true",
+        help="the dev server without cli.devserver.DEV_SERVER_DYNAMIC_CONFIG",
+    )
+    parser.add_argument(
         "--worker-patch", type=Path, help="unified diff applied to the Accord worker's code"
     )
     parser.add_argument(
@@ -1027,6 +1037,7 @@ def main(argv: list[str] | None = None) -> int:
         worker_patch=args.worker_patch,
         baseline_patch=args.baseline_patch,
         temporal_args=tuple(args.temporal_arg),
+        dev_server_tuned=not args.untuned,
     )
     results = asyncio.run(run_benchmark(settings))
     print(json.dumps(results, indent=2) if args.json else render(results))

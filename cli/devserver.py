@@ -46,10 +46,11 @@ def temporal_binary() -> str:
 # at most `history.*ProcessorMaxPollRPS` times a second (20 by default; clusters spread that
 # over hundreds of shards). One Accord command needs two transfer-queue reads (the activity
 # task, then the workflow task after it), so back-to-back commands settled at ~10 a second,
-# ~100 ms each, instead of ~25 ms (`python -m bench.temporal_floor --untuned`). The limit
-# only paces polling of the server's own in-memory queues; raising it costs nothing here.
+# ~100 ms each, instead of ~25 ms (`python -m bench.temporal_floor --untuned`). 100 reads a
+# second removes that wait; 1,000 cost the saturated server ~4 ms more CPU per command (fewer
+# tasks per read) and lowered throughput at 20 commands in flight (BENCHMARKS.md).
 DEV_SERVER_DYNAMIC_CONFIG: dict[str, int] = {
-    f"history.{queue}ProcessorMaxPollRPS": 1000
+    f"history.{queue}ProcessorMaxPollRPS": 100
     for queue in ("transfer", "timer", "visibility", "outbound")
 }
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from cli.devserver import DEV_SERVER_DYNAMIC_CONFIG
 from workflows import search
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +145,14 @@ def test_search_attributes_are_the_codes() -> None:
     flags = search.dev_server_flags()
     assert created == set(flags[1::2])
     assert {pair.partition("=")[0] for pair in created} == {key.name for key in search.ALL}
+
+
+def test_compose_server_polls_its_queues_like_the_dev_server() -> None:
+    """The compose server's dynamic config carries the dev server's queue poll rates."""
+    path = ROOT / "deploy" / "temporal" / "dynamicconfig" / "docker.yaml"
+    values = yaml.safe_load(path.read_text())
+    for key, value in DEV_SERVER_DYNAMIC_CONFIG.items():
+        assert values.get(key) == [{"value": value, "constraints": {}}], key
 
 
 def test_the_namespace_is_the_workers() -> None:
