@@ -1,11 +1,12 @@
 """Group commit for single-event appends (see `EventStore`).
 
-While `limit` writes are in progress, further single-event appends wait in a queue; when a
-write finishes, everything queued (up to `max_group`, one item per stream) goes to
-PostgreSQL in one call, `accord.append_event_group`: one round trip, one transaction, one
-WAL flush for all of them. Under load this is what PostgreSQL's own group commit cannot do
-for separate transactions: the per-transaction work (start, commit record, flush wait,
-client round trip) is paid once per group instead of once per event.
+A single-event append that finds nothing being written goes at once. Otherwise it waits in
+a queue, and the queue (up to `max_group`, one item per stream) goes to PostgreSQL in one
+call, `accord.append_event_group`, as soon as fewer than `limit` writes are in progress
+(default 1): one round trip, one transaction, one WAL flush for all of them. Under load
+this is what PostgreSQL's own group commit cannot do for separate transactions: the
+per-transaction work (start, commit record, flush wait, client round trip) is paid once per
+group instead of once per event.
 
 Each append keeps its own semantics: its own optimistic-concurrency check, its own
 idempotency, its own typed error. An item the group did not write (its stream moved, or it
