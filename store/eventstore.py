@@ -21,7 +21,7 @@ from store.errors import (
     StoreError,
     UnknownCheckpoint,
 )
-from store.group_commit import GroupCommit
+from store.group_commit import GroupCommit, append_arguments
 from store.migrate import migrate as run_migrations
 from store.model import (
     AppendResult,
@@ -169,7 +169,7 @@ async def _append(
     db: Executor, stream_id: str, expected_version: int, events: Sequence[NewEvent]
 ) -> AppendResult:
     if len(events) == 1:
-        args = _append_one_arguments(stream_id, expected_version, events[0])
+        args = append_arguments(stream_id, expected_version, events[0])
         try:
             position = await db.fetchval(_APPEND_ONE_SQL, *args)
         except asyncpg.PostgresError as error:
@@ -199,34 +199,6 @@ def _check_append(expected_version: int, events: Sequence[NewEvent]) -> None:
         raise ValueError(f"expected_version must be >= 0 (0 = new stream), not {expected_version}")
     if len(events) > 1 and len({e.event_id for e in events}) != len(events):
         raise ValueError("an event id appears twice in one append")
-
-
-def _append_one_arguments(stream_id: str, expected_version: int, e: NewEvent) -> tuple[Any, ...]:
-    m = e.metadata
-    digest, data_json, actor_json = encode_content(
-        event_id=e.event_id,
-        stream_id=stream_id,
-        version=expected_version + 1,
-        event_type=e.event_type,
-        schema_version=e.schema_version,
-        data=e.data,
-        metadata=m,
-    )
-    return (
-        stream_id,
-        expected_version,
-        e.event_id,
-        e.event_type,
-        e.schema_version,
-        data_json,
-        actor_json,
-        m.occurred_on,
-        m.correlation_id,
-        m.causation_id,
-        m.workflow_id,
-        m.run_id,
-        digest,
-    )
 
 
 def _append_arguments(

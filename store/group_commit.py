@@ -1,25 +1,31 @@
 """Group commit for single-event appends (see `EventStore`).
 
-A single-event append that finds nothing being written goes at once. Otherwise it waits in
-a queue, and the queue (up to `max_group`, one item per stream) goes to PostgreSQL in one
-call, `accord.append_event_group`, as soon as fewer than `limit` writes are in progress
-(default 1): one round trip, one transaction, one WAL flush for all of them. Under load
-this is what PostgreSQL's own group commit cannot do for separate transactions: the
-per-transaction work (start, commit record, flush wait, client round trip) is paid once per
-group instead of once per event.
+A single-event append that finds nothing being written goes at once, alone. Otherwise it is
+encoded in the caller's own task (so a caller's bad event fails only that caller) and waits
+in a queue; the queue (up to `max_group`, one item per stream, in arrival order) goes to
+PostgreSQL in one call of `accord.append_event_group` as soon as fewer than `limit` groups
+are being written (default 1): one round trip, one transaction, one WAL flush for all of
+them. Under load this is what PostgreSQL's own group commit cannot do for separate
+transactions: the per-transaction work (start, commit record, flush wait, client round trip)
+is paid once per group instead of once per event.
 
 Each append keeps its own semantics: its own optimistic-concurrency check, its own
-idempotency, its own typed error. An item the group did not write (its stream moved, or it
-is a retry of an append already recorded) and every item of a group that failed as a whole
-(say one event's id is recorded elsewhere) are replayed alone through `append_event`,
-which raises or returns exactly what an ungrouped append would. A caller that is cancelled
-before its group is sent is dropped from it; after that, its event may be recorded anyway,
-as with a cancelled ungrouped append.
+idempotency, its own typed error. The group skips heads that another transaction holds
+locked (it never waits on them); an item the group did not write (its stream moved or is
+locked, or it is a retry of an append already recorded) and every item of a group that
+PostgreSQL refused as a whole (say one event's id is recorded elsewhere) are replayed alone
+through `append_event`, outside the group's slot, which raises or returns exactly what an
+ungrouped append would. So a slow or blocked append delays only itself. When the group's
+outcome is unknown (the connection was lost, the write was cancelled), each caller gets a
+`StoreError` saying so and may retry: appends are idempotent. A caller cancelled before its
+group is formed is dropped from it; after that, its event may be recorded anyway, as with a
+cancelled ungrouped append.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +33,7 @@ from typing import Any
 import asyncpg
 
 from store.digest import encode_content
+from store.errors import StoreError
 from store.model import AppendResult, NewEvent
 
 _APPEND_GROUP_SQL = """
@@ -41,19 +48,22 @@ RunOnConnection = Callable[[Callable[[Any], Awaitable[Any]]], Awaitable[Any]]
 
 
 class _Pending:
-    __slots__ = ("event", "expected_version", "future", "stream_id")
+    __slots__ = ("event", "expected_version", "future", "replaying", "row", "stream_id")
 
     def __init__(
         self,
         stream_id: str,
         expected_version: int,
         event: NewEvent,
+        row: tuple[Any, ...],
         future: asyncio.Future[AppendResult],
     ) -> None:
         self.stream_id = stream_id
         self.expected_version = expected_version
         self.event = event
+        self.row = row  # the group function's 13 arguments for this item
         self.future = future
+        self.replaying = False  # handed over to a replay of its own
 
 
 class GroupCommit:
@@ -71,47 +81,63 @@ class GroupCommit:
         self._append_alone = append_alone
         self._limit = limit
         self._max_group = max_group
-        self._in_flight = 0
+        self._groups_in_flight = 0
+        self._alone_in_flight = 0
         self._queue: deque[_Pending] = deque()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._start_scheduled = False
-        self.groups_sent = 0  # groups of two or more sent together (for tests and benches)
+        self._idle: asyncio.Event | None = None  # set when the queue and the writes are done
+        # For tests and benchmarks: group calls made, appends they wrote, appends replayed alone.
+        self.groups_sent = 0
+        self.grouped_appends = 0
+        self.replayed_alone = 0
 
     async def append(self, stream_id: str, expected_version: int, event: NewEvent) -> AppendResult:
-        if self._in_flight == 0 and not self._queue:
-            # Nothing to wait for: write at once (the sequential case costs no extra hop).
-            self._in_flight += 1
-            try:
-                return await self._append_alone(stream_id, expected_version, event)
-            finally:
-                self._in_flight -= 1
-                self._start_next()
+        if not (self._alone_in_flight or self._groups_in_flight or self._queue):
+            # Nothing being written: at once (the sequential case costs no extra hop).
+            return await self._alone(stream_id, expected_version, event)
+        row = append_arguments(
+            stream_id, expected_version, event
+        )  # the caller's errors stay its own
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(stream_id, expected_version, event, future))
+        self._queue.append(_Pending(stream_id, expected_version, event, row, future))
         self._schedule_start()
         return await future
 
     async def drain(self) -> None:
         """Wait until every queued append has been written (for a clean close)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._queue or self._tasks:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
+
+    def _notify_idle(self) -> None:
+        if self._idle is not None and not self._queue and not self._tasks:
+            self._idle.set()
+
+    async def _alone(self, stream_id: str, expected_version: int, event: NewEvent) -> AppendResult:
+        self._alone_in_flight += 1
+        try:
+            return await self._append_alone(stream_id, expected_version, event)
+        finally:
+            self._alone_in_flight -= 1
 
     def _schedule_start(self) -> None:
         # Deferred to the loop's next turn, so that appends arriving together form one group.
-        if self._in_flight < self._limit and not self._start_scheduled:
+        if self._queue and self._groups_in_flight < self._limit and not self._start_scheduled:
             self._start_scheduled = True
             asyncio.get_running_loop().call_soon(self._start_next)
 
     def _start_next(self) -> None:
         self._start_scheduled = False
-        while self._in_flight < self._limit and self._queue:
+        while self._groups_in_flight < self._limit and self._queue:
             group = self._take_group()
-            if not group:
-                continue
-            self._in_flight += 1
-            task = asyncio.ensure_future(self._write(group))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if len(group) == 1:
+                self._replay_alone(group[0], counted=False)
+            elif group:
+                self._groups_in_flight += 1
+                task = asyncio.ensure_future(self._write(group))
+                self._tasks.add(task)
+                task.add_done_callback(functools.partial(self._written, group))
 
     def _take_group(self) -> list[_Pending]:
         group: list[_Pending] = []
@@ -119,7 +145,7 @@ class GroupCommit:
         later: list[_Pending] = []
         while self._queue and len(group) < self._max_group:
             item = self._queue.popleft()
-            if item.future.done():  # its caller was cancelled before it was sent
+            if item.future.done():  # its caller was cancelled before the group formed
                 continue
             if item.stream_id in streams:  # one item per stream and group, in arrival order
                 later.append(item)
@@ -130,57 +156,71 @@ class GroupCommit:
         return group
 
     async def _write(self, group: list[_Pending]) -> None:
-        try:
-            alone = group
-            if len(group) > 1:  # a group of one goes the cheaper single-event way
-                alone = await self._write_together(group)
-            for item in alone:
-                if item.future.done():
-                    continue
-                try:
-                    result = await self._append_alone(
-                        item.stream_id, item.expected_version, item.event
-                    )
-                except Exception as error:  # the caller's own error, as if ungrouped
-                    _settle(item.future, error=error)
-                else:
-                    _settle(item.future, result=result)
-        except BaseException as error:  # cancelled (shutdown) or worse: nobody is left waiting
-            for item in group:
-                _settle(item.future, error=error)
-            raise
-        finally:
-            # Let the callers just settled run first: a writer that appends again right away
-            # joins the next group instead of racing ahead of it alone.
-            asyncio.get_running_loop().call_soon(self._finish_write)
-
-    def _finish_write(self) -> None:
-        self._in_flight -= 1
-        self._start_next()
-
-    async def _write_together(self, group: list[_Pending]) -> list[_Pending]:
-        """Write the group in one call; return the items to replay alone."""
-        args = _group_arguments(group)
+        """One call for the group; whatever it did not write is replayed alone."""
+        columns = tuple(list(column) for column in zip(*(item.row for item in group), strict=True))
         self.groups_sent += 1
         try:
-            positions = await self._run(lambda conn: conn.fetchval(_APPEND_GROUP_SQL, *args))
+            positions = await self._run(lambda conn: conn.fetchval(_APPEND_GROUP_SQL, *columns))
         except asyncpg.PostgresError:
-            return group  # the transaction rolled back: nothing written, each on its own
-        except Exception as error:  # connection lost: the commit's outcome is unknown
+            positions = [0] * len(group)  # the transaction rolled back: each on its own
+        except Exception as error:  # the connection was lost: the commit's outcome is unknown
             for item in group:
-                _settle(item.future, error=error)
-            return []
-        alone = []
+                _settle(item.future, error=_outcome_unknown(error))
+            return
         for item, position in zip(group, positions, strict=True):
             if position > 0:
                 version = item.expected_version + 1
+                self.grouped_appends += 1
                 _settle(
                     item.future,
                     result=AppendResult(item.stream_id, version, version, [position], False),
                 )
-            else:
-                alone.append(item)
-        return alone
+            elif not item.future.done():
+                self._replay_alone(item)
+
+    def _written(self, group: list[_Pending], task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        error = None if task.cancelled() else task.exception()
+        for item in group:  # left unsettled only if the write was cancelled or broke
+            if not item.replaying and not item.future.done():
+                _settle(item.future, error=_outcome_unknown(error))
+        # Let the callers just settled run first: a writer that appends again right away
+        # joins the next group instead of racing ahead of it alone.
+        asyncio.get_running_loop().call_soon(self._finish_write)
+
+    def _finish_write(self) -> None:
+        self._groups_in_flight -= 1
+        self._start_next()
+        self._notify_idle()
+
+    def _replay_alone(self, item: _Pending, *, counted: bool = True) -> None:
+        """`append_event` for one item, in a task of its own: it holds no group slot, so an
+        append that waits on a lock delays nobody else."""
+        item.replaying = True
+        self.replayed_alone += counted
+        task = asyncio.ensure_future(self._alone(item.stream_id, item.expected_version, item.event))
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._replayed, item))
+
+    def _replayed(self, item: _Pending, task: asyncio.Task[AppendResult]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            _settle(item.future, error=_outcome_unknown(None))
+        elif (error := task.exception()) is not None:
+            _settle(item.future, error=error)  # the caller's own error, as if ungrouped
+        else:
+            _settle(item.future, result=task.result())
+        self._notify_idle()
+
+
+def _outcome_unknown(cause: BaseException | None) -> StoreError:
+    error = StoreError(
+        "append outcome unknown: its group's write was interrupted"
+        + (f" ({cause!r})" if cause is not None else " (cancelled)")
+        + "; retrying the same append is safe"
+    )
+    error.__cause__ = cause
+    return error
 
 
 def _settle(
@@ -191,47 +231,39 @@ def _settle(
 ) -> None:
     if future.done():
         return
-    if isinstance(error, asyncio.CancelledError):
-        future.cancel()
-    elif error is not None:
+    if error is not None:
         future.set_exception(error)
     else:
         assert result is not None
         future.set_result(result)
 
 
-def _group_arguments(group: list[_Pending]) -> tuple[list[Any], ...]:
-    columns: tuple[list[Any], ...] = tuple([] for _ in range(13))
-    for item in group:
-        e, m = item.event, item.event.metadata
-        version = item.expected_version + 1
-        digest, data_json, actor_json = encode_content(
-            event_id=e.event_id,
-            stream_id=item.stream_id,
-            version=version,
-            event_type=e.event_type,
-            schema_version=e.schema_version,
-            data=e.data,
-            metadata=m,
-        )
-        for column, value in zip(
-            columns,
-            (
-                item.stream_id,
-                item.expected_version,
-                e.event_id,
-                e.event_type,
-                e.schema_version,
-                data_json,
-                actor_json,
-                m.occurred_on,
-                m.correlation_id,
-                m.causation_id,
-                m.workflow_id,
-                m.run_id,
-                digest,
-            ),
-            strict=True,
-        ):
-            column.append(value)
-    return columns
+def append_arguments(stream_id: str, expected_version: int, event: NewEvent) -> tuple[Any, ...]:
+    """The 13 arguments of `accord.append_event` for one event (and one item of a group):
+    the canonical JSON of data and actor, sent as the jsonb values, and the content digest
+    computed on that same text."""
+    m = event.metadata
+    digest, data_json, actor_json = encode_content(
+        event_id=event.event_id,
+        stream_id=stream_id,
+        version=expected_version + 1,
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        data=event.data,
+        metadata=m,
+    )
+    return (
+        stream_id,
+        expected_version,
+        event.event_id,
+        event.event_type,
+        event.schema_version,
+        data_json,
+        actor_json,
+        m.occurred_on,
+        m.correlation_id,
+        m.causation_id,
+        m.workflow_id,
+        m.run_id,
+        digest,
+    )

@@ -1,12 +1,14 @@
 -- Group commit: single-event appends to distinct streams, written in one transaction.
 --
--- EventStore gathers the single-event appends that arrive while earlier ones are being
--- written and sends them here together: one round trip, one transaction, one WAL flush for
--- the lot. Each item keeps its own optimistic-concurrency check: an item whose stream is not
--- at its expected version is simply not written (0 in the result) and the others are; the
--- client then replays that item alone through append_event, which tells an idempotent retry
--- from a conflict. Any error aborts the whole group (nothing written) and the client replays
--- every item alone, so one bad event never fails the others.
+-- EventStore gathers the single-event appends that arrive while others are being written and
+-- sends them here together: one round trip, one transaction, one WAL flush for the lot. Each
+-- item keeps its own optimistic-concurrency check: an item whose stream is not at its
+-- expected version, or whose head another transaction holds locked right now (the group
+-- never waits on a head), is simply not written (0 in the result) and the others are; the
+-- client then replays that item alone through append_event, which waits for the lock if it
+-- must and tells an idempotent retry from a conflict. Any error aborts the whole group
+-- (nothing written) and the client replays every item alone, so one bad event never fails
+-- the others.
 --
 -- Returns, per item in argument order, the new event's position, or 0 if it was not written.
 -- The stream ids must be distinct (the client never groups two appends of one stream).
@@ -56,12 +58,12 @@ BEGIN
     END IF;
     v_result := array_fill(0::bigint, ARRAY[n]);
 
-    -- Existing streams: lock each head at its expected version, in stream order (two groups
-    -- never wait on each other in a cycle), in ONE statement whose target list draws the xid
-    -- after the statement's snapshot. That is the single-stream argument of store/README.md
-    -- for all of them at once: whatever append a head shows here committed before this
-    -- snapshot, so it drew its xid before ours, and each stream stays in version order in the
-    -- feed. A head that moved meanwhile fails the re-check after the wait and is left out.
+    -- Existing streams: lock each head at its expected version in ONE statement whose target
+    -- list draws the xid after the statement's snapshot. That is the single-stream argument
+    -- of store/README.md for all of them at once: whatever append a head shows here
+    -- committed before this snapshot, so it drew its xid before ours, and each stream stays
+    -- in version order in the feed. A head that moved since the snapshot fails the re-check
+    -- and is left out; a head locked by another transaction is skipped, not waited for.
     SELECT array_agg(x.ord ORDER BY x.ord), array_agg(x.head_hash ORDER BY x.ord),
            (array_agg(x.tx))[1]
       INTO v_locked, v_heads, v_tx
@@ -71,7 +73,7 @@ BEGIN
               JOIN accord.streams s ON s.stream_id = b.stream_id AND s.version = b.expected
              WHERE b.expected > 0
              ORDER BY s.stream_id
-               FOR UPDATE OF s) AS x;
+               FOR UPDATE OF s SKIP LOCKED) AS x;
     IF v_tx IS NULL THEN
         v_tx := pg_current_xact_id();  -- only new streams (or nothing) to write
     END IF;
@@ -94,8 +96,11 @@ BEGIN
          WHERE s.stream_id = p_stream_ids[u.ord];
     END IF;
 
-    -- New streams: inserting the head row is the guard (a concurrent creator makes this wait,
-    -- then do nothing), in stream order as above.
+    -- New streams: inserting the head row is the guard (a concurrent creator of the same
+    -- stream makes this wait, then do nothing), in stream order. That wait is the one a
+    -- group can still have; two groups creating each other's streams in opposite orders
+    -- deadlock, PostgreSQL aborts one after deadlock_timeout, and its items are replayed
+    -- alone.
     SELECT array_agg(b.ord::integer ORDER BY b.stream_id)
       INTO v_fresh
       FROM unnest(p_stream_ids, p_expected_versions) WITH ORDINALITY AS b(stream_id, expected, ord)
