@@ -96,9 +96,8 @@ class GroupCommit:
         if not (self._alone_in_flight or self._groups_in_flight or self._queue):
             # Nothing being written: at once (the sequential case costs no extra hop).
             return await self._alone(stream_id, expected_version, event)
-        row = append_arguments(
-            stream_id, expected_version, event
-        )  # the caller's errors stay its own
+        # Encoded here, in the caller's task: a caller's bad event fails that caller only.
+        row = append_arguments(stream_id, expected_version, event)
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(stream_id, expected_version, event, row, future))
         self._schedule_start()
