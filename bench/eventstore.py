@@ -427,8 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         "--group-commit",
         type=int,
         default=1,
-        help="EventStore(group_commit=...): concurrent writes before appends are grouped "
-        "(0 = no grouping)",
+        help="EventStore(group_commit=...): groups written at once (0 = no grouping)",
     )
     args = parser.parse_args(argv)
     results = asyncio.run(

@@ -281,7 +281,8 @@ class EventStore:
         self._spare: list[PoolConnectionProxy[Any]] = []
         self._return_scheduled = False
         self._returning: set[asyncio.Task[None]] = set()
-        # Single-event appends beyond `group_commit` concurrent writes are grouped (0: never).
+        # Concurrent single-event appends go in groups, `group_commit` groups written at once
+        # at most (0: no grouping; see store/group_commit.py).
         self._groups = (
             GroupCommit(self._run, self._append_alone, limit=group_commit)
             if group_commit > 0
