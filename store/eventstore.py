@@ -13,7 +13,6 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from store.digest import encode_content
 from store.errors import (
     ConcurrencyConflict,
     IdempotencyConflict,
@@ -21,7 +20,7 @@ from store.errors import (
     StoreError,
     UnknownCheckpoint,
 )
-from store.group_commit import GroupCommit, append_arguments
+from store.group_commit import GroupCommit, append_arguments, as_columns
 from store.migrate import migrate as run_migrations
 from store.model import (
     AppendResult,
@@ -204,33 +203,10 @@ def _check_append(expected_version: int, events: Sequence[NewEvent]) -> None:
 def _append_arguments(
     stream_id: str, expected_version: int, events: Sequence[NewEvent]
 ) -> tuple[Any, ...]:
-    encoded = [
-        encode_content(
-            event_id=e.event_id,
-            stream_id=stream_id,
-            version=expected_version + i,
-            event_type=e.event_type,
-            schema_version=e.schema_version,
-            data=e.data,
-            metadata=e.metadata,
-        )
-        for i, e in enumerate(events, start=1)
-    ]
-    return (
-        stream_id,
-        expected_version,
-        [e.event_id for e in events],
-        [e.event_type for e in events],
-        [e.schema_version for e in events],
-        [data for _, data, _ in encoded],
-        [actor for _, _, actor in encoded],
-        [e.metadata.occurred_on for e in events],
-        [e.metadata.correlation_id for e in events],
-        [e.metadata.causation_id for e in events],
-        [e.metadata.workflow_id for e in events],
-        [e.metadata.run_id for e in events],
-        [digest for digest, _, _ in encoded],
-    )
+    """`accord.append_events`' arguments: each event's `append_arguments`, as columns, with
+    the stream and the expected version once."""
+    rows = [append_arguments(stream_id, expected_version + i, e) for i, e in enumerate(events)]
+    return (stream_id, expected_version, *as_columns(rows)[2:])
 
 
 async def _store_error(

@@ -156,7 +156,7 @@ class GroupCommit:
 
     async def _write(self, group: list[_Pending]) -> None:
         """One call for the group; whatever it did not write is replayed alone."""
-        columns = tuple(list(column) for column in zip(*(item.row for item in group), strict=True))
+        columns = as_columns([item.row for item in group])
         self.groups_sent += 1
         try:
             positions = await self._run(lambda conn: conn.fetchval(_APPEND_GROUP_SQL, *columns))
@@ -266,3 +266,8 @@ def append_arguments(stream_id: str, expected_version: int, event: NewEvent) -> 
         m.run_id,
         digest,
     )
+
+
+def as_columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows of `append_arguments` as the array arguments of the batch and group functions."""
+    return [list(column) for column in zip(*rows, strict=True)]

@@ -7,7 +7,6 @@ import json
 import random
 import time
 import uuid
-from collections import defaultdict
 from datetime import date
 
 import asyncpg
@@ -15,7 +14,12 @@ import pytest
 
 from store import ConcurrencyConflict, EventStore, NewEvent, RecordedEvent, UnknownCheckpoint
 from store.eventstore import _init_connection, append_events
-from tests.store.store_support import drain, event
+from tests.store.store_support import (
+    assert_each_stream_in_version_order,
+    drain,
+    event,
+    follow_feed,
+)
 
 
 async def feed_head(store: EventStore) -> int:
@@ -72,7 +76,6 @@ async def test_concurrent_writers_and_a_catch_up_reader(
     run = uuid.uuid4().hex[:8]
     start = await feed_head(store)
     written: list[uuid.UUID] = []
-    done = asyncio.Event()
     rng = random.Random(7)
 
     async def writer(n: int) -> None:
@@ -96,25 +99,7 @@ async def test_concurrent_writers_and_a_catch_up_reader(
         finally:
             await conn.close()
 
-    seen: list[RecordedEvent] = []
-
-    async def reader() -> None:
-        checkpoint = start
-        while True:
-            finished = done.is_set()
-            batch = await store.read_all(after_position=checkpoint, limit=50)
-            seen.extend(batch)
-            if batch:
-                checkpoint = batch[-1].position
-            elif finished and set(written) <= {e.event_id for e in seen}:
-                return
-            else:
-                await asyncio.sleep(0.005)
-
-    reading = asyncio.create_task(reader())
-    await asyncio.gather(*(writer(n) for n in range(8)))
-    done.set()
-    await asyncio.wait_for(reading, timeout=60)
+    seen = await follow_feed(store, start, asyncio.gather(*(writer(n) for n in range(8))), written)
 
     mine = [e for e in seen if e.stream_id.startswith(f"feed-{run}-")]
     assert len(mine) == len(written) == 1600
@@ -122,11 +107,7 @@ async def test_concurrent_writers_and_a_catch_up_reader(
     assert {e.event_id for e in mine} == set(written)
     keys = [(e.tx_id, e.position) for e in seen]
     assert keys == sorted(keys)  # never anything behind the cursor
-    versions: dict[str, list[int]] = defaultdict(list)
-    for e in mine:
-        versions[e.stream_id].append(e.version)
-    for stream, got in versions.items():
-        assert got == list(range(1, len(got) + 1)), stream
+    assert_each_stream_in_version_order(mine)
 
 
 async def test_feed_pages_and_resumes_from_a_position(store: EventStore, stream_id: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import defaultdict
 
 import asyncpg
 import pytest
@@ -13,7 +12,12 @@ import pytest
 from store import ConcurrencyConflict, EventStore, IdempotencyConflict, NewEvent, StoreError
 from store.eventstore import _init_connection, append_events
 from store.group_commit import GroupCommit
-from tests.store.store_support import drain, event
+from tests.store.store_support import (
+    assert_each_stream_in_version_order,
+    drain,
+    event,
+    follow_feed,
+)
 
 
 def commit_of(store: EventStore) -> GroupCommit:
@@ -282,7 +286,6 @@ async def test_grouped_appends_reach_the_feed_once_in_stream_order(
     run = uuid.uuid4().hex[:8]
     _, start = await drain(store, 0)
     written: list[uuid.UUID] = []
-    done = asyncio.Event()
 
     async def writer(n: int) -> None:
         for i in range(60):
@@ -296,33 +299,15 @@ async def test_grouped_appends_reach_the_feed_once_in_stream_order(
                     continue
             written.append(new.event_id)
 
-    seen = []
+    grouped = commit_of(store).grouped_appends
+    seen = await follow_feed(
+        store, start, asyncio.gather(*(writer(n) for n in range(12))), written, limit=40
+    )
 
-    async def reader() -> None:
-        checkpoint = start
-        while True:
-            finished = done.is_set()
-            batch = await store.read_all(after_position=checkpoint, limit=40)
-            seen.extend(batch)
-            if batch:
-                checkpoint = batch[-1].position
-            elif finished and set(written) <= {e.event_id for e in seen}:
-                return
-            else:
-                await asyncio.sleep(0.005)
-
-    reading = asyncio.create_task(reader())
-    await asyncio.gather(*(writer(n) for n in range(12)))
-    done.set()
-    await asyncio.wait_for(reading, timeout=60)
-
+    assert commit_of(store).grouped_appends > grouped  # the writers did go in groups
     mine = [e for e in seen if e.stream_id.startswith(f"gfeed-{run}-")]
     assert sorted(e.event_id for e in mine) == sorted(written)
-    versions: dict[str, list[int]] = defaultdict(list)
-    for e in mine:
-        versions[e.stream_id].append(e.version)
-    for stream, order in versions.items():
-        assert order == list(range(1, len(order) + 1)), stream
+    assert_each_stream_in_version_order(mine)
     assert (await store.verify()).breaks == []
 
 
