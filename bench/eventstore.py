@@ -5,6 +5,11 @@ created and dropped here, with the same ~300-byte JSON payload and durable commi
 throughout (fsync on, synchronous_commit on):
 
   raw        asyncpg single-row INSERT into a bigserial table, one transaction per event
+  floor      the store's full event row (its 18 columns and 4 indexes, the client's encoding
+             and digest) as one plain prepared INSERT per transaction, on a direct
+             connection: no chain, no head row or concurrency check, no idempotency, no
+             feed notification, no pool. No append that records this row can beat it, so
+             `row_floor_seq_vs_raw` bounds `append_seq_vs_raw` on the machine of the run
   store      EventStore.append, one event per call; and 100 events per call
   es         the `eventsourcing` library's PostgreSQL application recorder, one event per save
   rebuild    read the whole feed (the narrow `replay`: data as JSON text), decode each event
@@ -32,6 +37,8 @@ import asyncpg
 
 from store import EventMetadata, EventStore, NewEvent
 from store.embedded import database_url
+from store.eventstore import _init_connection
+from store.group_commit import append_arguments
 
 CONCURRENCY = 16
 BATCH = 100
@@ -113,6 +120,26 @@ async def raw_concurrent(pool: asyncpg.Pool, n: int) -> tuple[int, float]:
         await asyncio.gather(*(writer() for _ in range(CONCURRENCY)))
 
     return await timed(per_writer * CONCURRENCY, run)
+
+
+# -- the row alone (the floor) ----------------------------------------------------------
+
+_FLOOR_SQL = """
+INSERT INTO floor_events (
+    event_id, stream_id, version, event_type, schema_version, data, actor, occurred_on,
+    correlation_id, causation_id, workflow_id, run_id, content_digest, prev_hash, hash)
+VALUES ($3, $1, $2 + 1, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9, $10, $11, $12,
+        $13, $13, $13)
+"""
+
+
+async def floor_sequential(conn: asyncpg.Connection, n: int, round_no: int) -> tuple[int, float]:
+    async def run() -> None:
+        for i in range(n):
+            args = append_arguments(f"floor-{round_no}-{i // EVENTS_PER_STREAM}", i, new_event())
+            await conn.execute(_FLOOR_SQL, *args)
+
+    return await timed(n, run)
 
 
 # -- the store --------------------------------------------------------------------------
@@ -329,6 +356,12 @@ async def _run(
     await raw_conn.execute(
         "CREATE TABLE raw_events (id bigserial PRIMARY KEY, data jsonb NOT NULL)"
     )
+    floor_conn = await asyncpg.connect(url)
+    await _init_connection(floor_conn)
+    # The events table's columns, defaults and indexes; not its triggers.
+    await floor_conn.execute(
+        "CREATE TABLE floor_events (LIKE accord.events INCLUDING DEFAULTS INCLUDING INDEXES)"
+    )
     raw_pool = await asyncpg.create_pool(
         url, min_size=CONCURRENCY, max_size=CONCURRENCY, init=_json_codec
     )
@@ -336,17 +369,21 @@ async def _run(
     warmup = max(20, events // 20)
     await raw_sequential(raw_conn, warmup)
     await store_sequential(seq_writer, warmup)
+    await floor_sequential(floor_conn, warmup, -1)
 
     raw_seq, store_seq, raw_conc, store_conc = Rate(), Rate(), Rate(), Rate()
+    floor_seq = Rate()
     per_round = max(1, events // rounds)
     for r in range(rounds):
         raw_seq.add(*await raw_sequential(raw_conn, per_round))
         store_seq.add(*await store_sequential(seq_writer, per_round))
+        floor_seq.add(*await floor_sequential(floor_conn, per_round, r))
         raw_conc.add(*await raw_concurrent(raw_pool, per_round * 4))
         store_conc.add(*await store_concurrent(store, per_round * 4, r))
         log(
             f"round {r + 1}/{rounds}: raw seq {raw_seq.per_second:,.0f}/s, "
-            f"store seq {store_seq.per_second:,.0f}/s, raw x{CONCURRENCY} "
+            f"store seq {store_seq.per_second:,.0f}/s, floor seq {floor_seq.per_second:,.0f}/s, "
+            f"raw x{CONCURRENCY} "
             f"{raw_conc.per_second:,.0f}/s, store x{CONCURRENCY} {store_conc.per_second:,.0f}/s"
         )
 
@@ -364,17 +401,21 @@ async def _run(
 
     await raw_pool.close()
     await raw_conn.close()
+    await floor_conn.close()
     await store.close()
     return {
         "raw_seq_events_per_s": raw_seq.per_second,
         "raw_concurrent_events_per_s": raw_conc.per_second,
         "append_seq_events_per_s": store_seq.per_second,
+        "row_floor_seq_events_per_s": floor_seq.per_second,
         "append_concurrent_events_per_s": store_conc.per_second,
         "eventsourcing_seq_events_per_s": es_seq.per_second,
         "append_batch100_events_per_s": batch.per_second,
         "rebuild_events_per_s": rebuilt.per_second,
         "rebuild_events": float(rebuilt.events),
         "append_seq_vs_raw": store_seq.per_second / raw_seq.per_second,
+        "row_floor_seq_vs_raw": floor_seq.per_second / raw_seq.per_second,
+        "append_seq_vs_row_floor": store_seq.per_second / floor_seq.per_second,
         "append_seq_vs_eventsourcing": store_seq.per_second / es_seq.per_second,
         "append_concurrent_vs_raw": store_conc.per_second / raw_conc.per_second,
     }
@@ -393,11 +434,14 @@ def render(results: dict[str, float]) -> str:
         ("raw INSERT, sequential", "raw_seq_events_per_s", "events/s"),
         (f"raw INSERT, {CONCURRENCY} connections", "raw_concurrent_events_per_s", "events/s"),
         ("store append, sequential", "append_seq_events_per_s", "events/s"),
+        ("the row alone (floor), sequential", "row_floor_seq_events_per_s", "events/s"),
         (f"store append, {CONCURRENCY} writers", "append_concurrent_events_per_s", "events/s"),
         ("eventsourcing save, sequential", "eventsourcing_seq_events_per_s", "events/s"),
         (f"store append, {BATCH} per call", "append_batch100_events_per_s", "events/s"),
         ("rebuild (read+decode+evolve)", "rebuild_events_per_s", "events/s"),
         ("seq append / raw", "append_seq_vs_raw", "x"),
+        ("the row alone (floor) / raw", "row_floor_seq_vs_raw", "x"),
+        ("seq append / the row alone", "append_seq_vs_row_floor", "x"),
         ("seq append / eventsourcing", "append_seq_vs_eventsourcing", "x"),
         ("concurrent append / raw", "append_concurrent_vs_raw", "x"),
     ]

@@ -14,8 +14,8 @@ idempotency, its own typed error. The group skips heads that another transaction
 locked (it never waits on them); an item the group did not write (its stream moved or is
 locked, or it is a retry of an append already recorded) and every item of a group that
 PostgreSQL refused as a whole (say one event's id is recorded elsewhere) are replayed alone
-through `append_event`, outside the group's slot, which raises or returns exactly what an
-ungrouped append would. So a slow or blocked append delays only itself. When the group's
+through the one-event append, outside the group's slot, which raises or returns exactly what
+an ungrouped append would. So a slow or blocked append delays only itself. When the group's
 outcome is unknown (the connection was lost, the write was cancelled), each caller gets a
 `StoreError` saying so and may retry: appends are idempotent. A caller cancelled before its
 group is formed is dropped from it; after that, its event may be recorded anyway, as with a
@@ -193,7 +193,7 @@ class GroupCommit:
         self._notify_idle()
 
     def _replay_alone(self, item: _Pending, *, counted: bool = True) -> None:
-        """`append_event` for one item, in a task of its own: it holds no group slot, so an
+        """The one-event append for one item, in a task of its own: it holds no group slot, so an
         append that waits on a lock delays nobody else."""
         item.replaying = True
         self.replayed_alone += counted
@@ -238,9 +238,9 @@ def _settle(
 
 
 def append_arguments(stream_id: str, expected_version: int, event: NewEvent) -> tuple[Any, ...]:
-    """The 13 arguments of `accord.append_event` for one event (and one item of a group):
-    the canonical JSON of data and actor, sent as the jsonb values, and the content digest
-    computed on that same text."""
+    """The 13 arguments of the one-event append, as of `accord.append_event` (and of one item
+    of a group): the canonical JSON of data and actor, sent as the jsonb values, and the
+    content digest computed on that same text."""
     m = event.metadata
     digest, data_json, actor_json = encode_content(
         event_id=event.event_id,
