@@ -99,7 +99,9 @@ async def _cmd_start(args: argparse.Namespace) -> int:
 async def _cmd_send(args: argparse.Namespace) -> int:
     payload = _command_payload(args)
     async with open_session() as session:
-        outcome = await send_command(session, as_workflow_id(args.id), args.command, payload)
+        outcome = await send_command(
+            session, as_workflow_id(args.id), args.command, payload, update_id=args.update_id
+        )
     _print(outcome.to_json(), args.json)
     return 0 if outcome.accepted else 1
 
@@ -241,6 +243,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="one field (repeatable)")
     s.add_argument("--actor", help="party:role[:name]")
     s.add_argument("--on", help="business date YYYY-MM-DD (occurred_on)")
+    s.add_argument(
+        "--update-id",
+        metavar="ID",
+        help="the Temporal update id (default: a new one, printed). Re-sending with the id of "
+        "an earlier send returns that send's outcome and records nothing again: retry with it",
+    )
 
     s = with_json(sub.add_parser("status", help="the process view"))
     s.add_argument("id")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -30,6 +32,7 @@ class CommandOutcome:
     field: str | None = None
     stage: str | None = None
     events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    update_id: str | None = None  # the Temporal update the command went as; re-send with it
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -115,12 +118,46 @@ def _span(duration: timedelta) -> str:
     return f"{duration.total_seconds():g} s"
 
 
+# Update ids become the events' correlation ids (text columns) and Temporal keys.
+UPDATE_ID_MAX = 200
+_UPDATE_ID = re.compile(r"[A-Za-z0-9._:@/+=-]+")
+
+
+def update_id_error(update_id: str) -> str | None:
+    """Why `update_id` cannot be used, or None."""
+    if not 0 < len(update_id) <= UPDATE_ID_MAX:
+        return f"update_id: must be 1 to {UPDATE_ID_MAX} characters, got {len(update_id)}"
+    if not _UPDATE_ID.fullmatch(update_id):
+        return "update_id: only letters, digits and . _ : @ / + = - are allowed"
+    return None
+
+
 async def send_command(
-    session: Session, workflow_id: str, name: str, payload: dict[str, Any]
+    session: Session,
+    workflow_id: str,
+    name: str,
+    payload: dict[str, Any],
+    *,
+    update_id: str | None = None,
+) -> CommandOutcome:
+    """Send one command as a Temporal update. With the `update_id` of an earlier send, the
+    server answers with that update's outcome instead of running the command again (within
+    the run): the way to retry after a lost reply. Without one, a new id is drawn and
+    reported in the outcome."""
+    update_id = update_id or str(uuid.uuid4())
+    if (problem := update_id_error(update_id)) is not None:
+        return CommandOutcome(False, "invalid_input", problem, "update_id", update_id=update_id)
+    outcome = await _send(session, workflow_id, name, payload, update_id)
+    outcome.update_id = update_id
+    return outcome
+
+
+async def _send(
+    session: Session, workflow_id: str, name: str, payload: dict[str, Any], update_id: str
 ) -> CommandOutcome:
     handle = session.client.get_workflow_handle(workflow_id)
     try:
-        result = await handle.execute_update(name, payload, result_type=CommandResult)
+        result = await handle.execute_update(name, payload, id=update_id, result_type=CommandResult)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError):

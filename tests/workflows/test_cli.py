@@ -242,3 +242,47 @@ def test_worker_stops_gracefully_on_sigterm(
     lines = [json.loads(line) for line in (started + err).splitlines() if line.startswith("{")]
     assert [entry["event"] for entry in lines][-1] == "worker stopped"
     assert all("timestamp" in entry and "level" in entry for entry in lines)
+
+
+async def test_send_again_with_its_update_id_records_nothing_twice(
+    temporal_env: WorkflowEnvironment, session: Session, task_queue: str, database_url: str
+) -> None:
+    """The retry after a lost reply: the same `--update-id` gets the first send's outcome."""
+    env = cluster_env(temporal_env, task_queue, database_url)
+    p = Driver(session, f"cli-{uuid.uuid4().hex[:6]}")
+    await p.open()
+    await p.to_negotiating()
+    meeting = [
+        "send",
+        p.process_id,
+        "record_meeting",
+        "--actor",
+        "national_body:chair",
+        "--on",
+        "2019-03-01",
+        "--set",
+        "format=in_person",
+        "--set",
+        "initiator=partner",
+        "--json",
+    ]
+    update_id = f"meeting-{uuid.uuid4().hex[:8]}"
+    sent = []
+    for _ in range(2):
+        code, out, err = await accord(*meeting, "--update-id", update_id, env=env)
+        assert code == 0, (out, err)
+        sent.append(json.loads(out))
+    assert sent[0] == sent[1] and sent[0]["update_id"] == update_id
+    recorded = [e for e in await session.store.read_stream(p.workflow_id)]
+    meetings = [e for e in recorded if e.event_type == "MeetingRecorded"]
+    assert len(meetings) == 1 and meetings[0].metadata.correlation_id == update_id
+
+    code, out, _ = await accord(*meeting, env=env)  # no id: a new one, so a new meeting
+    assert code == 0 and json.loads(out)["update_id"] not in ("", update_id)
+    version = len(await session.store.read_stream(p.workflow_id))
+    assert version == len(recorded) + 1
+
+    code, out, _ = await accord(*meeting, "--update-id", "two words", env=env)
+    rejected = json.loads(out)
+    assert code == 1 and (rejected["code"], rejected["field"]) == ("invalid_input", "update_id")
+    assert len(await session.store.read_stream(p.workflow_id)) == version
