@@ -27,6 +27,7 @@ from cli.operations import (
     read_status,
     send_command,
     start_process,
+    update_id_error,
 )
 from cli.session import open_session
 from cli.verification import verification_json
@@ -50,6 +51,14 @@ def _actor(spec: str | None) -> dict[str, str] | None:
     if len(parts) == 3:
         actor["name"] = parts[2]
     return actor
+
+
+def _update_id(value: str) -> str:
+    """`--update-id`, checked before anything is started (bad usage: exit 2)."""
+    problem = update_id_error(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem.removeprefix("update_id: "))
+    return value
 
 
 def _coerce(value: str) -> Any:
@@ -246,6 +255,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--update-id",
         metavar="ID",
+        type=_update_id,
         help="the Temporal update id (default: a new one, printed). Re-sending with the id of "
         "an earlier send returns that send's outcome and records nothing again: retry with it",
     )

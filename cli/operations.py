@@ -144,9 +144,10 @@ async def send_command(
     server answers with that update's outcome instead of running the command again (within
     the run): the way to retry after a lost reply. Without one, a new id is drawn and
     reported in the outcome."""
-    update_id = update_id or str(uuid.uuid4())
+    if update_id is None:
+        update_id = str(uuid.uuid4())
     if (problem := update_id_error(update_id)) is not None:
-        return CommandOutcome(False, "invalid_input", problem, "update_id", update_id=update_id)
+        return CommandOutcome(False, "invalid_input", problem, "update_id")
     outcome = await _send(session, workflow_id, name, payload, update_id)
     outcome.update_id = update_id
     return outcome

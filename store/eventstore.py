@@ -173,9 +173,11 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
-    """Pool reset hook. The store never leaves session state behind (no SET, LISTEN, session
-    locks or open cursors), so the default reset -- an extra round trip on every release --
-    buys nothing. asyncpg still rolls back any transaction left open before calling this."""
+    """Pool reset hook. The store leaves no session state behind (no SET, LISTEN, session
+    locks or open cursors; its settings are the connection's own, STORE_SESSION_SETTINGS,
+    and consumer handlers get theirs with SET LOCAL), so the default reset -- an extra round
+    trip on every release, which would also undo those settings -- buys nothing. asyncpg
+    still rolls back any transaction left open before calling this."""
 
 
 def recorded_event(row: asyncpg.Record) -> RecordedEvent:
@@ -209,7 +211,9 @@ async def append_events(
     """Append `events` as versions expected_version+1.. of `stream_id`, in one round trip.
 
     Usable on a pool or on a connection (inside the caller's transaction, e.g. in tests that
-    hold a write open). `EventStore.append` is this on a connection of the store's pool.
+    hold a write open). `EventStore.append` is this on a connection of the store's pool. On
+    a connection of your own, open it with `server_settings=STORE_SESSION_SETTINGS` for the
+    store's plans (the one-event statement has no `SET` of its own; see store/README.md).
     """
     _check_append(expected_version, events)
     return await _append(db, stream_id, expected_version, events)

@@ -30,6 +30,9 @@ from store.model import RecordedEvent
 FEED_CHANNEL = "accord_events"
 # Held shared by every follower waiting for new events: appends notify only while someone
 # holds it (0004_feed_notify.sql explains the cost of notifying).
+# PostgreSQL's defaults, for the consumer handler's transaction.
+_HANDLER_PLANNING = "SET LOCAL plan_cache_mode = auto; SET LOCAL enable_seqscan = on"
+
 FOLLOWER_LOCK = 0x4143434F52444645  # "ACCORDFE"
 # Seconds. While events keep coming, a follower looks again every _SOON seconds instead of
 # waiting for notifications; after _QUIET seconds without any it arms its wake-up.
@@ -347,6 +350,9 @@ async def consume(
                 )
                 if actual != checkpoint:
                     raise CheckpointConflict(consumer, checkpoint, actual)
+                # The handler's queries are not the store's: PostgreSQL's own planning for
+                # them, not the store sessions' (STORE_SESSION_SETTINGS), for this batch.
+                await conn.execute(_HANDLER_PLANNING)
                 for event in batch:
                     await handler(conn, event)
                 await conn.execute(

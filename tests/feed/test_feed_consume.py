@@ -220,3 +220,26 @@ async def test_the_app_role_can_follow_and_keep_checkpoints(
             assert await read_checkpoint(app.pool, f"app-{run}") == first.position
     finally:
         await store.pool.execute(f"DROP ROLE {login}")
+
+
+async def test_handlers_plan_as_postgresql_does_not_as_the_store(store: EventStore) -> None:
+    """The store's sessions force generic plans and no seq scans for its own queries; a
+    consumer's handler, on such a connection, gets PostgreSQL's defaults for its batch."""
+    consumer = f"planner-{uuid.uuid4().hex[:8]}"
+    start = await feed_head(store)
+    await store.append(f"coop-consume-{consumer}", 0, [consent("mfa")])
+    seen: list[tuple[str, str]] = []
+
+    async def shows_its_settings(conn: ConsumerConnection, event: RecordedEvent) -> None:
+        seen.append(
+            (
+                await conn.fetchval("SHOW plan_cache_mode"),
+                await conn.fetchval("SHOW enable_seqscan"),
+            )
+        )
+
+    await consume(store, consumer, shows_its_settings, follow=False, start_after=start)
+    assert seen and set(seen) == {("auto", "on")}
+    async with store.pool.acquire() as conn:  # the batch's SET LOCAL ended with it
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        assert await conn.fetchval("SHOW enable_seqscan") == "off"

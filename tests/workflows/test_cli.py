@@ -282,7 +282,7 @@ async def test_send_again_with_its_update_id_records_nothing_twice(
     version = len(await session.store.read_stream(p.workflow_id))
     assert version == len(recorded) + 1
 
-    code, out, _ = await accord(*meeting, "--update-id", "two words", env=env)
-    rejected = json.loads(out)
-    assert code == 1 and (rejected["code"], rejected["field"]) == ("invalid_input", "update_id")
+    for bad, rule in (("two words", "only letters"), ("", "1 to 200 characters")):
+        code, out, err = await accord(*meeting, "--update-id", bad, env=env)
+        assert (code, out) == (2, "") and "--update-id" in err and rule in err, err
     assert len(await session.store.read_stream(p.workflow_id)) == version
