@@ -60,7 +60,7 @@ from typing import IO, Any
 
 import asyncpg
 
-from cli.devserver import dev_server_tuning_flags, temporal_binary
+from cli.devserver import add_dev_server_arguments, dev_server_tuning_flags, temporal_binary
 from cli.operations import send_command, start_process
 from cli.scenario import load
 from cli.session import Session
@@ -1010,14 +1010,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="A/B experiments: the baseline worker records for real (no --noop)",
     )
-    parser.add_argument(
-        "--temporal-arg", action="append", default=[], help="extra dev server argument"
-    )
-    parser.add_argument(
-        "--untuned",
-        action="store_true",
-        help="the dev server without cli.devserver.DEV_SERVER_DYNAMIC_CONFIG",
-    )
+    add_dev_server_arguments(parser)
     parser.add_argument(
         "--worker-patch", type=Path, help="unified diff applied to the Accord worker's code"
     )

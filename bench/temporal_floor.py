@@ -34,6 +34,7 @@ from temporalio.worker import Worker
 
 from bench.e2e import TemporalServer, cpu_seconds, percentile
 from bench.floor_workflows import FloorActivity, FloorBare, FloorLocalActivity, floor_noop
+from cli.devserver import add_dev_server_arguments
 
 TASK_QUEUE = "accord-floor"
 
@@ -133,14 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--workflows", type=int, default=40, help="workflows at 20 in flight")
     parser.add_argument("--updates", type=int, default=24, help="updates per workflow")
-    parser.add_argument(
-        "--temporal-arg", action="append", default=[], help="extra dev server argument"
-    )
-    parser.add_argument(
-        "--untuned",
-        action="store_true",
-        help="the dev server without Accord's settings (cli.devserver.DEV_SERVER_DYNAMIC_CONFIG)",
-    )
+    add_dev_server_arguments(parser)
     parser.add_argument("--serve", metavar="ADDRESS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:

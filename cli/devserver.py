@@ -8,6 +8,7 @@ codec keys configured (`ACCORD_CODEC_KEYS`), the UI is pointed at the codec serv
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -61,6 +62,18 @@ def dev_server_tuning_flags() -> list[str]:
     for key, value in DEV_SERVER_DYNAMIC_CONFIG.items():
         flags += ["--dynamic-config-value", f"{key}={value}"]
     return flags
+
+
+def add_dev_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--temporal-arg` and `--untuned`, for the benchmarks that start their own dev server."""
+    parser.add_argument(
+        "--temporal-arg", action="append", default=[], help="extra dev server argument"
+    )
+    parser.add_argument(
+        "--untuned",
+        action="store_true",
+        help="the dev server without Accord's settings (cli.devserver.DEV_SERVER_DYNAMIC_CONFIG)",
+    )
 
 
 def ui_codec_flags() -> list[str]:

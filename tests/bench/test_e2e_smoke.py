@@ -6,16 +6,12 @@ Temporal dev server and bench database, like `make bench`.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.bench_support import run_bench_json
 
 
 def _finite(value: Any) -> bool:
@@ -25,28 +21,9 @@ def _finite(value: Any) -> bool:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_e2e_quick_run_reports_every_measure() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.e2e",
-            "--quick",
-            "--processes",
-            "3",
-            "--open",
-            "20",
-            "--warmup",
-            "1",
-            "--json",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=840,
-        check=False,
+    result = run_bench_json(
+        "bench.e2e", "--quick", "--processes", "3", "--open", "20", "--warmup", "1", timeout=840
     )
-    assert out.returncode == 0, out.stderr[-4000:]
-    result = json.loads(out.stdout)
 
     for key in (
         "processes_per_minute",

@@ -3,39 +3,19 @@ checked for shape and sanity only (no assertion on speed)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.bench_support import run_bench_json
+
 SHAPES = ("bare", "activity", "local_activity")
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_floor_quick_run_measures_every_shape() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.temporal_floor",
-            "--json",
-            "--workflows",
-            "3",
-            "--updates",
-            "4",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=540,
-        check=False,
+    result = run_bench_json(
+        "bench.temporal_floor", "--workflows", "3", "--updates", "4", timeout=540
     )
-    assert out.returncode == 0, out.stderr[-4000:]
-    result = json.loads(out.stdout)
 
     assert result["dev_server_tuned"] is True
     for shape in SHAPES:

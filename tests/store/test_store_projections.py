@@ -49,6 +49,19 @@ async def record(store: EventStore, stream_id: str, events: list[NewEvent]) -> N
     await store.append(stream_id, await store.stream_version(stream_id), fresh)
 
 
+async def record_steps(
+    store: EventStore,
+    stream_id: str,
+    steps: list[list[NewEvent]],
+    projections: Projections | None = None,
+) -> None:
+    """`record` each step in turn, with a refresh of `projections` after each when given."""
+    for events in steps:
+        await record(store, stream_id, events)
+        if projections is not None:
+            await projections.refresh(stream_id)
+
+
 async def rows(store: EventStore, *stream_ids: str) -> Rows:
     """Both read models' rows of the streams (all but `updated_at`)."""
     views = await store.pool.fetch(
@@ -150,8 +163,7 @@ async def test_a_cached_state_with_another_hash_is_not_used(
     store, spy = fresh_store, ReadSpy(fresh_store, monkeypatch)
     stream, projections = process_id(), Projections(store)
     steps = list(happy_path())
-    for events in steps[:5]:
-        await record(store, stream, events)
+    await record_steps(store, stream, steps[:5])
     await projections.refresh(stream)
     cached = projections._cache[stream]
     # What a cache folded on another database would hold: another hash, and a state that
@@ -185,17 +197,14 @@ async def test_a_cache_folded_on_another_database_is_not_used(
     here = Projections(fresh_store)
     here._cache = elsewhere._cache  # the cache survives the database
     steps = list(happy_path())
-    for events in steps[:6]:  # the same versions, other events
-        await record(fresh_store, stream, events)
+    await record_steps(fresh_store, stream, steps[:6])  # the same versions, other events
     await record(fresh_store, shorter, next(happy_path()))  # fewer events than cached
     assert cached_version(here, stream) == await fresh_store.stream_version(stream)
     await Projections(fresh_store).refresh(stream)  # the view is not behind: only the hash tells
     await here.refresh(stream)
     await here.refresh(shorter)
     assert cached_version(here, shorter) == await fresh_store.stream_version(shorter)
-    for events in steps[6:8]:
-        await record(fresh_store, stream, events)
-        await here.refresh(stream)
+    await record_steps(fresh_store, stream, steps[6:8], here)
 
     projected = await rows(fresh_store, stream, shorter)
     assert "Azerbaijan" in str(projected) and "Georgia" not in str(projected)
@@ -208,9 +217,7 @@ async def test_incremental_refresh_inserts_only_the_new_timeline_rows(
     store, stream = fresh_store, process_id()
     warm = Projections(store)
     steps = list(happy_path())
-    for events in steps[:5]:
-        await record(store, stream, events)
-        await warm.refresh(stream)
+    await record_steps(store, stream, steps[:5], warm)
     await store.pool.execute(
         "DELETE FROM accord.timeline WHERE stream_id = $1 AND version = 2", stream
     )
@@ -234,9 +241,7 @@ async def test_read_models_behind_the_cache_are_refolded(
     store, stream = fresh_store, process_id()
     projections = Projections(store)
     steps = list(happy_path())
-    for events in steps[:5]:
-        await record(store, stream, events)
-        await projections.refresh(stream)
+    await record_steps(store, stream, steps[:5], projections)
     if behind == "view deleted":
         await store.pool.execute("DELETE FROM accord.process_view WHERE stream_id = $1", stream)
         await store.pool.execute("DELETE FROM accord.timeline WHERE stream_id = $1", stream)
@@ -310,8 +315,7 @@ async def test_a_slower_refresh_does_not_move_the_view_or_the_cache_back(
     store, stream = fresh_store, process_id()
     projections = Projections(store)
     steps = list(happy_path())
-    for events in steps[:5]:
-        await record(store, stream, events)
+    await record_steps(store, stream, steps[:5])
     await projections.refresh(stream)
     read_stream, gate, stalled = store.read_stream, asyncio.Event(), asyncio.Event()
 
