@@ -31,6 +31,7 @@ from cli.operations import (
 )
 from cli.session import open_session
 from cli.verification import verification_json
+from security.keys import KeyConfigError
 
 
 def _print(payload: Any, as_json: bool, human: str | None = None) -> None:
@@ -309,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "worker":
         from workers.main import main as worker_main
 
-        worker_main()
+        try:
+            worker_main()
+        except KeyConfigError as err:  # keys missing or unusable: a set-up mistake
+            print(f"accord worker: {err}", file=sys.stderr)
+            return 2
         return 0
     from workers import logs
 
@@ -336,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return asyncio.run(handlers[args.cmd](args))
+    except KeyConfigError as err:  # actor or codec keys missing or unusable: exit 2, no trace
+        print(f"accord: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -3,6 +3,11 @@
 With `TEMPORAL_ADDRESS` set, the CLI talks to that cluster and expects a worker there.
 Without it, it uses the embedded dev server (started if needed) and the embedded
 PostgreSQL, and runs a worker in-process for the command's duration.
+
+Either way the client mints a 5-minute actor token for each start and update, for the
+actor the command names and the process it targets (`security.actor_binding`), from
+`ACCORD_ACTOR_KEYS(_FILE)` or, without a cluster, the local ring `.data/keys/actor.keys`
+that the worker on this machine uses too (created on first use).
 """
 
 from __future__ import annotations
@@ -44,14 +49,15 @@ async def open_session(
 ) -> AsyncIterator[Session]:
     """Connect (starting embedded services when no cluster is configured)."""
     remote = os.environ.get("TEMPORAL_ADDRESS")
-    server: DevServer | None = None
+    server = None if remote else embedded_dev_server()
+    # Settings first (keys, the local actor key ring): a configuration mistake is reported
+    # before anything is started.
+    settings = TemporalSettings.from_env(address=remote or (server.address if server else None))
     started = False
-    if not remote:
-        server = embedded_dev_server()
+    if server is not None:
         if not server.running():
             _progress(f"starting the Temporal dev server on {server.address} ...")
         started = server.start()
-    settings = TemporalSettings.from_env(address=remote or (server.address if server else None))
     async with AsyncExitStack() as stack:
         if started and stop_started_server and server is not None:
             stack.callback(server.stop)

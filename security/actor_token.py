@@ -1,15 +1,20 @@
-"""Actor tokens: who the caller is, signed by whoever issues credentials.
+"""Actor tokens: who the caller is, for which process, signed by whoever issues credentials.
 
 A token is a compact JWS (`header.claims.signature`, base64url) signed with HMAC-SHA256,
 so any JWT library or identity service can issue one:
 
     header  {"alg": "HS256", "typ": "JWT", "kid": "<key id>"}
-    claims  {"party": "mfa", "role": "head", "name": "...", "exp": <unix seconds>}
+    claims  {"party": "mfa", "role": "head", "name": "...", "process": "az-icmp-1a2b3c",
+             "iat": <unix seconds>, "exp": <unix seconds>}
 
-`name` is optional. Only HS256 is accepted (no `none`, no algorithm chosen by the token),
-the key is chosen by `kid` from the ring (rotation: several keys verify), the signature
-is checked before the claims are read, and `exp` is required. Pure functions, no I/O: the
-workflow verifies with `workflow.now()` as the clock.
+`name` is optional. `process` is the process id the token may act on (the workflow id
+without `coop-`), or `"*"` for any process (service accounts, minted explicitly). Only
+HS256 is accepted (no `none`, no algorithm chosen by the token), the key is chosen by
+`kid` from the ring (rotation: several keys verify), the signature is checked before the
+claims are read, and `process`, `iat` and `exp` are required: a token issued in the
+future (beyond `CLOCK_SKEW`) or living longer than the verifier's maximum lifetime is
+refused, so even whoever holds the key cannot make a long-lived one the worker accepts.
+Pure functions, no I/O: the workflow verifies with `workflow.now()` as the clock.
 """
 
 from __future__ import annotations
@@ -19,18 +24,40 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from security.keys import KeyRing, keyring_from_env
+from pydantic import TypeAdapter, ValidationError
+
+from security.keys import (
+    KeyConfigError,
+    KeyRing,
+    keyring_from_env,
+    local_actor_keys_path,
+    local_keyring,
+)
 
 ALGORITHM = "HS256"
 MIN_KEY_BYTES = 32  # RFC 7518 §3.2: an HS256 key is at least the hash size
 MAX_TOKEN_LENGTH = 4096
+ANY_PROCESS = "*"
+# Tokens die within the hour by default: there is no revocation list, so a leaked token is
+# only bounded by its lifetime; an hour lets a service reuse one for a batch of commands,
+# while the CLI mints a new 5-minute one for each command anyway.
+DEFAULT_MAX_LIFETIME = timedelta(hours=1)
+MIN_MAX_LIFETIME = timedelta(minutes=1)
+MAX_MAX_LIFETIME = timedelta(days=1)
+# Clocks of issuers and the Temporal server may differ a little; a minute is the usual
+# allowance of JWT verifiers and far below any lifetime that matters.
+CLOCK_SKEW = timedelta(seconds=60)
+# What the CLI and the tests' client mint for each command, just before sending it.
+COMMAND_TOKEN_TTL = timedelta(minutes=5)
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_PROCESS = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")  # domain.vocabulary.ProcessId
 
 
 class TokenError(Exception):
@@ -45,6 +72,8 @@ class TokenError(Exception):
 class ActorClaims:
     party: str
     role: str
+    process: str  # a process id, or ANY_PROCESS
+    iat: int
     exp: int
     name: str | None = None
 
@@ -55,7 +84,7 @@ class ActorClaims:
         out: dict[str, Any] = {"party": self.party, "role": self.role}
         if self.name is not None:
             out["name"] = self.name
-        out["exp"] = self.exp
+        out.update(process=self.process, iat=self.iat, exp=self.exp)
         return out
 
 
@@ -87,7 +116,7 @@ def _sign(secret: bytes, signing_input: str) -> bytes:
 
 
 def mint(claims: ActorClaims, keys: KeyRing) -> str:
-    """Sign `claims` with the ring's current key."""
+    """Sign `claims` with the ring's current key (no checks: tests forge with it)."""
     header = {"alg": ALGORITHM, "typ": "JWT", "kid": keys.current_id}
     signing_input = ".".join(
         _b64encode(json.dumps(part, separators=(",", ":")).encode())
@@ -101,17 +130,28 @@ def mint_for(
     role: str,
     name: str | None = None,
     *,
+    process: str,
     keys: KeyRing,
     ttl: timedelta,
     now: datetime | None = None,
 ) -> str:
-    """A token for this actor, valid for `ttl` from `now` (default: the wall clock)."""
-    start = now or datetime.now(UTC)
-    return mint(ActorClaims(party, role, int((start + ttl).timestamp()), name), keys)
+    """A token for this actor on `process` (or ANY_PROCESS), issued at `now` (default: the
+    wall clock) and valid for `ttl`."""
+    start = int((now or datetime.now(UTC)).timestamp())
+    claims = ActorClaims(party, role, process, start, start + int(ttl.total_seconds()), name)
+    return mint(claims, keys)
 
 
-def verify(token: str, keys: KeyRing, now: datetime) -> ActorClaims:
-    """The claims of a valid, unexpired token; TokenError naming the problem otherwise."""
+def verify(
+    token: str,
+    keys: KeyRing,
+    now: datetime,
+    *,
+    process: str | None = None,
+    max_lifetime: timedelta = DEFAULT_MAX_LIFETIME,
+) -> ActorClaims:
+    """The claims of a valid token, live at `now`, for `process` (when given) and living
+    at most `max_lifetime`; TokenError naming the problem otherwise."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise TokenError("malformed token")
     parts = token.split(".")
@@ -129,20 +169,41 @@ def verify(token: str, keys: KeyRing, now: datetime) -> ActorClaims:
     if not hmac.compare_digest(expected, _b64decode(signature_part)):
         raise TokenError("bad signature")
     claims = _json_object(claims_part)
-    party, role, name, exp = (claims.get(k) for k in ("party", "role", "name", "exp"))
+    party, role, name, bound = (claims.get(k) for k in ("party", "role", "name", "process"))
+    iat, exp = claims.get("iat"), claims.get("exp")
     if (
-        not isinstance(party, str)
-        or not party
-        or not isinstance(role, str)
-        or not role
+        not _nonempty(party)
+        or not _nonempty(role)
         or not (name is None or isinstance(name, str))
-        or not isinstance(exp, int)
-        or isinstance(exp, bool)
+        or not (bound == ANY_PROCESS or (isinstance(bound, str) and _PROCESS.match(bound)))
+        or not _seconds(iat)
+        or not _seconds(exp)
     ):
-        raise TokenError("malformed claims (party, role, exp required)")
+        raise TokenError("malformed claims (party, role, process, iat, exp required)")
+    assert isinstance(party, str) and isinstance(role, str) and isinstance(bound, str)
+    assert isinstance(iat, int) and isinstance(exp, int)
+    if exp <= iat:
+        raise TokenError("malformed claims (exp must be after iat)")
     if now.timestamp() >= exp:
         raise TokenError("token expired")
-    return ActorClaims(party=party, role=role, exp=exp, name=name)
+    if iat > (now + CLOCK_SKEW).timestamp():
+        raise TokenError("token issued in the future")
+    if exp - iat > max_lifetime.total_seconds():
+        raise TokenError(
+            f"token lifetime (exp - iat) exceeds the maximum of "
+            f"{int(max_lifetime.total_seconds())} s (ACCORD_TOKEN_MAX_LIFETIME)"
+        )
+    if process is not None and bound not in (ANY_PROCESS, process):
+        raise TokenError("the token is for another process")
+    return ActorClaims(party, role, bound, iat, exp, name)
+
+
+def _nonempty(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
 
 
 def actor_keys_from_env(environ: Mapping[str, str] | None = None) -> KeyRing | None:
@@ -150,3 +211,65 @@ def actor_keys_from_env(environ: Mapping[str, str] | None = None) -> KeyRing | N
     return keyring_from_env(
         "ACCORD_ACTOR_KEYS", "ACCORD_ACTOR_KEYS_FILE", environ, min_length=MIN_KEY_BYTES
     )
+
+
+@dataclass(frozen=True)
+class ActorKeys:
+    """The actor-token ring this host uses, and where it came from (for logs, never keys)."""
+
+    ring: KeyRing | None
+    source: str
+    created: bool = False
+
+
+def actor_keys_for_host(environ: Mapping[str, str] | None = None) -> ActorKeys:
+    """The configured ring; else, with no cluster configured (`TEMPORAL_ADDRESS` unset:
+    the worker and the CLI share this machine), the local ring under the data directory,
+    created on first use. A host talking to a cluster gets no local ring: a key made up
+    there would match no worker, so it must be given the deployment's keys (or a token).
+    """
+    env = os.environ if environ is None else environ
+    configured = actor_keys_from_env(env)
+    if configured is not None:
+        variable = "ACCORD_ACTOR_KEYS" if env.get("ACCORD_ACTOR_KEYS") else "ACCORD_ACTOR_KEYS_FILE"
+        return ActorKeys(configured, variable)
+    if env.get("TEMPORAL_ADDRESS"):
+        return ActorKeys(None, "none (TEMPORAL_ADDRESS is set and ACCORD_ACTOR_KEYS is not)")
+    path = local_actor_keys_path(env)
+    ring, created = local_keyring(path, min_length=MIN_KEY_BYTES)
+    return ActorKeys(ring, f"local key ring {path}", created)
+
+
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
+
+
+def parse_lifetime(text: str, *, source: str) -> timedelta:
+    """An ISO 8601 duration (`PT1H`) or a number of seconds, positive. `source` names the
+    variable or flag in the error, which never repeats the value."""
+    value = text.strip()
+    try:
+        lifetime = (
+            timedelta(seconds=int(value)) if value.isdigit() else _DURATION.validate_python(value)
+        )
+    except (ValidationError, OverflowError, ValueError):
+        raise KeyConfigError(
+            f"{source}: expected an ISO 8601 duration (e.g. PT1H) or a number of seconds"
+        ) from None
+    if lifetime <= timedelta(0):
+        raise KeyConfigError(f"{source}: must be positive")
+    return lifetime
+
+
+def max_lifetime_from_env(environ: Mapping[str, str] | None = None) -> timedelta:
+    """`ACCORD_TOKEN_MAX_LIFETIME`: the longest token lifetime (exp - iat) accepted."""
+    env = os.environ if environ is None else environ
+    text = env.get("ACCORD_TOKEN_MAX_LIFETIME")
+    if not text:
+        return DEFAULT_MAX_LIFETIME
+    lifetime = parse_lifetime(text, source="ACCORD_TOKEN_MAX_LIFETIME")
+    if not MIN_MAX_LIFETIME <= lifetime <= MAX_MAX_LIFETIME:
+        raise KeyConfigError(
+            "ACCORD_TOKEN_MAX_LIFETIME: must be between 1 minute and 1 day"
+            " (tokens cannot be revoked; keep them short)"
+        )
+    return lifetime

@@ -5,14 +5,20 @@ commas or newlines; blank lines and lines starting with `#` are ignored. The fir
 is the current key (it signs or encrypts); every entry is accepted for verifying or
 decrypting, which is how keys rotate: prepend the new key, keep the old ones until nothing
 signed or encrypted with them is still needed.
+
+The local key ring (`local_keyring`) is the actor-token ring that the worker and the CLI
+on one machine share when no keys are configured: created on first use under the
+project's data directory, so that identity is on without a set-up step.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +67,11 @@ def parse_keyring(
 ) -> KeyRing:
     """Parse `kid:base64,...`; `source` names the variable or file in error messages."""
     entries: list[tuple[str, bytes]] = []
-    for raw in re.split(r"[,\n]", text):
+    # Comments are whole lines (and may contain commas); entries split on commas or lines.
+    lines = (line for line in text.splitlines() if not line.strip().startswith("#"))
+    for raw in ",".join(lines).split(","):
         item = raw.strip()
-        if not item or item.startswith("#"):
+        if not item:
             continue
         kid, sep, encoded = item.partition(":")
         kid = kid.strip()
@@ -111,3 +119,75 @@ def keyring_from_env(
             inline, source=variable, exact_length=exact_length, min_length=min_length
         )
     return None
+
+
+# -- the local key ring ---------------------------------------------------------------------
+
+LOCAL_KEYS_DIR = "keys"
+LOCAL_ACTOR_KEYS = "actor.keys"
+_LOCAL_KEY_BYTES = 32
+
+
+def local_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The project's data directory: `ACCORD_DATA_DIR`, or `.data` at the project root.
+
+    The same rule as `store.embedded` (which puts PostgreSQL under it), repeated here so
+    that reading a key ring does not import the embedded server's binaries.
+    """
+    env = os.environ if environ is None else environ
+    root = Path(__file__).resolve().parent.parent
+    return Path(env.get("ACCORD_DATA_DIR") or root / ".data")
+
+
+def local_actor_keys_path(environ: Mapping[str, str] | None = None) -> Path:
+    return local_data_dir(environ) / LOCAL_KEYS_DIR / LOCAL_ACTOR_KEYS
+
+
+def local_keyring(path: Path, *, min_length: int = _LOCAL_KEY_BYTES) -> tuple[KeyRing, bool]:
+    """The key ring in `path`, created with one random key if it does not exist yet.
+
+    Returns the ring and whether this call created it. The directory is made 0700 and the
+    file 0600, and an existing file readable by group or others is refused: this one
+    secret lets whoever reads it act as any party. The file is written under a temporary
+    name and published with a hard link, which fails if another process (a worker and a
+    CLI started together) published first: then that one's ring is read, so both use the
+    same key.
+    """
+    created = False
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # mkdir's mode is subject to the umask; a directory not ours stays as it is (the
+        # file's own mode, checked below, is what protects the key).
+        with contextlib.suppress(OSError):
+            os.chmod(path.parent, 0o700)
+        kid = f"local-{secrets.token_hex(4)}"
+        secret = base64.b64encode(secrets.token_bytes(_LOCAL_KEY_BYTES)).decode()
+        text = (
+            "# Accord actor-token keys, created on first use (SECURITY.md, actor tokens).\n"
+            "# Format kid:base64, newest first; usable as ACCORD_ACTOR_KEYS_FILE elsewhere.\n"
+            f"{kid}:{secret}\n"
+        )
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(tmp, path)
+                created = True
+            except FileExistsError:
+                pass  # another process published its ring first: use that one
+        finally:
+            tmp.unlink(missing_ok=True)
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text()
+    except OSError as err:
+        raise KeyConfigError(f"local key ring {path}: cannot read: {err.strerror}") from None
+    if mode & 0o077:
+        raise KeyConfigError(
+            f"local key ring {path}: readable by group or others; make it private (chmod 600)"
+        )
+    return parse_keyring(text, source=str(path), min_length=min_length), created

@@ -4,6 +4,12 @@
   so that runs never see each other's rows.
 - A Temporal dev server (the `temporal` CLI built by make), started on first use, and a
   worker per test on its own task queue.
+- Actor tokens are required, as in production: one test key ring (`TEST_ACTOR_KEYS`) is
+  put in `ACCORD_ACTOR_KEYS` for the whole session, so every `TemporalSettings.from_env()`
+  and every `accord` subprocess a test starts uses it (never the developer's local ring).
+  `client` mints a token per start and update for the actor the command names and the
+  process it targets (as the CLI does); `worker` (built on `client`) requires them.
+  `plain_client` has no interceptor: it sends exactly what a test gives it.
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ from temporalio.worker import Worker
 
 from cli.devserver import dev_server_tuning_flags, temporal_binary
 from cli.session import Session
+from security.actor_binding import ActorBinding
+from security.keys import KeyRing
 from store import EventStore
 from store.embedded import embedded
+from tests.actor_keys import TEST_ACTOR_KEYS
 from workers.main import build_worker
 from workflows import search
 
@@ -78,7 +87,28 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture
+def actor_keys() -> KeyRing:
+    """The session's actor-token ring (the one in `ACCORD_ACTOR_KEYS`)."""
+    return TEST_ACTOR_KEYS
+
+
+@pytest.fixture
 def client(temporal_env: WorkflowEnvironment) -> Client:
+    """A client like the CLI's: each `CooperationProcess` start and each update carries a
+    5-minute token minted from `TEST_ACTOR_KEYS` for the actor in its body and the process
+    of its workflow id (`acting_as(token)` sends another token, `acting_as(None)` none)."""
+    plain = temporal_env.client
+    return Client(
+        plain.service_client,
+        namespace=plain.namespace,
+        data_converter=plain.data_converter,
+        interceptors=[ActorBinding(keys=TEST_ACTOR_KEYS)],
+    )
+
+
+@pytest.fixture
+def plain_client(temporal_env: WorkflowEnvironment) -> Client:
+    """A client without Accord's interceptors: no token unless a test puts one itself."""
     return temporal_env.client
 
 
@@ -98,6 +128,8 @@ def task_queue() -> str:
 
 @pytest.fixture
 async def worker(client: Client, store: EventStore, task_queue: str) -> AsyncIterator[Worker]:
+    """Accord's worker, built on `client`: it requires a valid actor token on every
+    command (keys `TEST_ACTOR_KEYS`, default maximum lifetime)."""
     w = build_worker(client, store, task_queue)
     async with w:
         yield w

@@ -12,9 +12,16 @@
 | `DATABASE_URL` | the event store's PostgreSQL | embedded server |
 | `ACCORD_LOG_LEVEL` | log level | `INFO` |
 | `ACCORD_CODEC_KEYS` / `..._FILE` | payload encryption keys `kid:base64,...` | unset |
-| `ACCORD_ACTOR_TOKEN` | the caller's actor token, sent with starts and updates | unset |
-| `ACCORD_REQUIRE_ACTOR_TOKEN` | `1`: the worker rejects commands without a matching token | `0` |
-| `ACCORD_ACTOR_KEYS` / `..._FILE` | actor token keys `kid:base64,...` | unset |
+| `ACCORD_ACTOR_KEYS` / `..._FILE` | actor token keys `kid:base64,...` | the local ring |
+| `ACCORD_TOKEN_MAX_LIFETIME` | longest token lifetime (exp - iat) accepted and minted | `PT1H` |
+| `ACCORD_ACTOR_TOKEN` | a fixed actor token, sent instead of minting one | unset |
+
+Actor tokens are always required: a worker checks every command's token and refuses to
+start without actor keys. The keys are `ACCORD_ACTOR_KEYS(_FILE)`, or, when no cluster
+is configured (`TEMPORAL_ADDRESS` unset), the local ring `.data/keys/actor.keys` created
+on first use and shared by the worker and the CLI on this machine. A client holding keys
+mints a short token per command. `ACCORD_REQUIRE_ACTOR_TOKEN` is gone: `0` is refused
+at start (see SECURITY.md for why there is no opt-out).
 
 Codec and actor binding are in `security/`; both apply to every client built here, and a
 worker built on such a client inherits them (same data converter, same interceptors).
@@ -24,17 +31,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+import structlog
 from temporalio.client import Client, Interceptor, TLSConfig
 from temporalio.converter import DataConverter
 
 from security.actor_binding import ActorBinding
-from security.actor_token import actor_keys_from_env
+from security.actor_token import DEFAULT_MAX_LIFETIME, actor_keys_for_host, max_lifetime_from_env
 from security.codec import codec_keys_from_env, data_converter, header_codec_behavior
 from security.keys import KeyConfigError, KeyRing
 
 DEFAULT_TASK_QUEUE = "accord"
+
+log = structlog.get_logger("accord.config")
 
 
 @dataclass(frozen=True)
@@ -49,12 +60,8 @@ class TemporalSettings:
     api_key: str | None = None
     codec_keys: KeyRing | None = None
     actor_token: str | None = None
-    require_actor_token: bool = False
     actor_keys: KeyRing | None = None
-
-    def __post_init__(self) -> None:
-        if self.require_actor_token and self.actor_keys is None:
-            raise KeyConfigError("ACCORD_REQUIRE_ACTOR_TOKEN=1 needs ACCORD_ACTOR_KEYS(_FILE)")
+    token_max_lifetime: timedelta = DEFAULT_MAX_LIFETIME
 
     @classmethod
     def from_env(cls, address: str | None = None) -> TemporalSettings:
@@ -62,6 +69,17 @@ class TemporalSettings:
             value = os.environ.get(name)
             return Path(value) if value else None
 
+        required = os.environ.get("ACCORD_REQUIRE_ACTOR_TOKEN")
+        if required is not None and required.strip().lower() not in ("1", "true", "yes"):
+            # The opt-out is gone: a leftover development setting must not switch identity
+            # off in a deployment, and nothing needs it since every client mints tokens.
+            raise KeyConfigError(
+                "ACCORD_REQUIRE_ACTOR_TOKEN: actor tokens are always required; "
+                "unset it (SECURITY.md, actor tokens)"
+            )
+        actor_keys = actor_keys_for_host()
+        if actor_keys.created:
+            log.warning("created the local actor key ring", source=actor_keys.source)
         return cls(
             address=address or os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
             namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),
@@ -73,9 +91,8 @@ class TemporalSettings:
             api_key=os.environ.get("TEMPORAL_API_KEY"),
             codec_keys=codec_keys_from_env(),
             actor_token=os.environ.get("ACCORD_ACTOR_TOKEN") or None,
-            require_actor_token=os.environ.get("ACCORD_REQUIRE_ACTOR_TOKEN", "0").strip().lower()
-            in ("1", "true", "yes"),
-            actor_keys=actor_keys_from_env(),
+            actor_keys=actor_keys.ring,
+            token_max_lifetime=max_lifetime_from_env(),
         )
 
     def tls(self) -> TLSConfig | bool:
@@ -92,11 +109,11 @@ class TemporalSettings:
         return data_converter(self.codec_keys)
 
     def interceptors(self) -> list[Interceptor]:
-        if not (self.actor_token or self.require_actor_token):
-            return []
+        # Always installed: it mints or attaches the caller's token, and makes any worker
+        # built on this client check tokens (or refuse to start without keys).
         return [
             ActorBinding(
-                token=self.actor_token, keys=self.actor_keys, required=self.require_actor_token
+                keys=self.actor_keys, token=self.actor_token, max_lifetime=self.token_max_lifetime
             )
         ]
 

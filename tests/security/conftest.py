@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli.session import Session
 from security.keys import KeyRing
 from store import EventStore
+from tests.actor_keys import TEST_ACTOR_KEYS
 from workers.config import TemporalSettings
 from workers.main import build_worker
 
@@ -43,6 +44,8 @@ def settings_for(temporal_env: WorkflowEnvironment) -> Callable[..., TemporalSet
     task_queue = f"accord-sec-{uuid.uuid4().hex[:8]}"
 
     def make(**security: Any) -> TemporalSettings:
+        # Actor tokens are always required: the session's ring unless a test gives one.
+        security = {"actor_keys": TEST_ACTOR_KEYS, **security}
         return TemporalSettings(
             address=address, namespace="default", task_queue=task_queue, **security
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,48 +33,83 @@ SECURITY_VARS = [
     "ACCORD_ACTOR_KEYS_FILE",
     "ACCORD_ACTOR_TOKEN",
     "ACCORD_REQUIRE_ACTOR_TOKEN",
+    "ACCORD_TOKEN_MAX_LIFETIME",
     "ACCORD_CODEC_SERVER_TOKEN",
     "ACCORD_CODEC_SERVER_URL",
     "ACCORD_CODEC_SERVER_PORT",
+    "TEMPORAL_ADDRESS",
 ]
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in SECURITY_VARS:
         monkeypatch.delenv(name, raising=False)
+    # The local key ring of these tests, never the project's `.data/keys/`.
+    monkeypatch.setenv("ACCORD_DATA_DIR", str(tmp_path / "data"))
 
 
-def test_nothing_configured_means_plain_pydantic_and_no_interceptor() -> None:
+def test_nothing_configured_means_plain_pydantic_and_the_local_key_ring(tmp_path: Path) -> None:
     settings = TemporalSettings.from_env()
     assert settings.data_converter() is pydantic_data_converter
-    assert settings.interceptors() == []
     assert ui_codec_flags() == []
+    # Identity is on with no set-up: a ring created under the data directory, checked by
+    # any worker built on this client and used to mint a token per command.
+    local = tmp_path / "data" / "keys" / "actor.keys"
+    assert local.stat().st_mode & 0o777 == 0o600
+    [binding] = settings.interceptors()
+    assert isinstance(binding, ActorBinding) and binding.keys == settings.actor_keys
+    assert settings.actor_keys is not None and settings.actor_keys.current_id.startswith("local-")
+    assert TemporalSettings.from_env().actor_keys == settings.actor_keys  # the same ring
+    assert settings.token_max_lifetime == timedelta(hours=1)
+
+
+def test_with_a_cluster_configured_there_is_no_local_ring(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.example:7233")
+    settings = TemporalSettings.from_env()
+    assert settings.actor_keys is None  # a key made up here would match no worker
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_opt_out_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value in ("0", "false", "no", ""):
+        monkeypatch.setenv("ACCORD_REQUIRE_ACTOR_TOKEN", value)
+        with pytest.raises(KeyConfigError, match="always required"):
+            TemporalSettings.from_env()
+    monkeypatch.setenv("ACCORD_REQUIRE_ACTOR_TOKEN", "1")  # harmless: what happens anyway
+    assert TemporalSettings.from_env().actor_keys is not None
 
 
 def test_codec_and_binding_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     codec_keys, actor_keys = ring("c2", "c1"), ring("a1")
     monkeypatch.setenv("ACCORD_CODEC_KEYS", ring_text(codec_keys))
     monkeypatch.setenv("ACCORD_ACTOR_KEYS", ring_text(actor_keys))
-    monkeypatch.setenv("ACCORD_REQUIRE_ACTOR_TOKEN", "1")
     monkeypatch.setenv("ACCORD_ACTOR_TOKEN", "tok")
+    monkeypatch.setenv("ACCORD_TOKEN_MAX_LIFETIME", "PT10M")
     settings = TemporalSettings.from_env()
     assert isinstance(settings.data_converter().payload_codec, AesGcmCodec)
     assert settings.data_converter().failure_converter_class.__name__.endswith(
         "WithEncodedAttributes"
     )
     [binding] = settings.interceptors()
-    assert isinstance(binding, ActorBinding) and binding.required and binding.token == "tok"
+    assert isinstance(binding, ActorBinding) and binding.token == "tok"
+    assert binding.keys == actor_keys and binding.max_lifetime == timedelta(minutes=10)
     assert "c2" in repr(settings) and ring_text(codec_keys).split(":")[1] not in repr(settings)
     assert ui_codec_flags() == ["--ui-codec-endpoint", "http://127.0.0.1:8888"]
     assert header_codec_behavior(settings.codec_keys) == HeaderCodecBehavior.CODEC
 
 
-def test_bad_or_missing_keys_fail_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ACCORD_REQUIRE_ACTOR_TOKEN", "1")
+def test_bad_keys_fail_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCORD_ACTOR_KEYS", "k1:AAAA")
     with pytest.raises(KeyConfigError, match="ACCORD_ACTOR_KEYS"):
         TemporalSettings.from_env()
-    monkeypatch.delenv("ACCORD_REQUIRE_ACTOR_TOKEN")
+    monkeypatch.delenv("ACCORD_ACTOR_KEYS")
+    monkeypatch.setenv("ACCORD_TOKEN_MAX_LIFETIME", "P100Y")
+    with pytest.raises(KeyConfigError, match="ACCORD_TOKEN_MAX_LIFETIME"):
+        TemporalSettings.from_env()
+    monkeypatch.delenv("ACCORD_TOKEN_MAX_LIFETIME")
     monkeypatch.setenv("ACCORD_CODEC_KEYS", "k1:AAAA")
     with pytest.raises(KeyConfigError, match="32 bytes"):
         TemporalSettings.from_env()
@@ -83,14 +119,87 @@ def test_cli_actor_token(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     keys = ring("a1")
-    assert main(["actor-token", "--actor", "mfa:head"]) == 2  # no keys
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.example:7233")  # no local ring
+    assert main(["actor-token", "--actor", "mfa:head", "--process", "az-icmp-1"]) == 2
+    assert "ACCORD_ACTOR_KEYS" in capsys.readouterr().err
     monkeypatch.setenv("ACCORD_ACTOR_KEYS", ring_text(keys))
-    capsys.readouterr()
-    assert main(["actor-token", "--actor", "partner:chair"]) == 2  # no such role
-    assert main(["actor-token", "--actor", "mfa:head:Jeyhun Bayramov", "--ttl-minutes", "5"]) == 0
+    assert main(["actor-token", "--actor", "partner:chair", "--process", "az-icmp-1"]) == 2
+    assert main(["actor-token", "--actor", "mfa:head:Jeyhun Bayramov", "--process", "coop-az-1",
+                 "--ttl", "PT5M"]) == 0  # fmt: skip
     token = capsys.readouterr().out.strip()
-    claims = verify(token, keys, datetime.now(UTC))
+    now = datetime.now(UTC)
+    claims = verify(token, keys, now, process="az-1")
     assert claims.identity() == ("mfa", "head", "Jeyhun Bayramov")
+    assert claims.exp - claims.iat == 300
+    # The default is 15 minutes, bound to the process given.
+    assert main(["actor-token", "--actor", "mfa:head", "--process", "az-1", "--json"]) == 0
+    issued = json.loads(capsys.readouterr().out)
+    assert issued["process"] == "az-1" and issued["expires_in_seconds"] == 900
+    assert verify(issued["token"], keys, now, process="az-1").exp > now.timestamp()
+
+
+def test_cli_actor_token_any_process_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = ring("a1")
+    monkeypatch.setenv("ACCORD_ACTOR_KEYS", ring_text(keys))
+    with pytest.raises(SystemExit) as usage:  # neither --process nor --any-process
+        main(["actor-token", "--actor", "partner:director_general"])
+    assert usage.value.code == 2
+    with pytest.raises(SystemExit):  # both
+        main(["actor-token", "--actor", "mfa:head", "--process", "az-1", "--any-process"])
+    capsys.readouterr()
+    assert main(["actor-token", "--actor", "partner:director_general", "--any-process"]) == 0
+    token = capsys.readouterr().out.strip()
+    claims = verify(token, keys, datetime.now(UTC), process="any-other-process")
+    assert claims.process == "*"
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--ttl", "P36500D"], "--ttl: must be at most the maximum token lifetime, 3600 s"),
+        (["--ttl", "PT61M"], "--ttl: must be at most the maximum token lifetime, 3600 s"),
+        (["--ttl", "soon"], "--ttl: expected an ISO 8601 duration"),
+        (["--ttl", "0"], "--ttl: must be positive"),
+        (["--process", "Not A Process!"], "--process: expected a process id"),
+    ],
+)
+def test_cli_actor_token_refuses_bad_flags(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    problem: str,
+) -> None:
+    monkeypatch.setenv("ACCORD_ACTOR_KEYS", ring_text(ring("a1")))
+    base = ["actor-token", "--actor", "mfa:head"]
+    process = [] if "--process" in argv else ["--process", "az-1"]
+    assert main([*base, *process, *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and problem in captured.err
+    assert argv[1] not in captured.err  # the rejected value is not echoed
+    assert "Traceback" not in captured.err
+
+
+def test_cli_actor_token_cap_follows_the_configuration(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ACCORD_ACTOR_KEYS", ring_text(ring("a1")))
+    monkeypatch.setenv("ACCORD_TOKEN_MAX_LIFETIME", "PT10M")
+    argv = ["actor-token", "--actor", "mfa:head", "--process", "az-1"]
+    assert main([*argv, "--ttl", "PT11M"]) == 2
+    assert "600 s" in capsys.readouterr().err
+    assert main([*argv, "--json"]) == 0  # the default (15 minutes) shrinks to the cap
+    assert json.loads(capsys.readouterr().out)["expires_in_seconds"] == 600
+
+
+def test_cli_reports_key_problems_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ACCORD_REQUIRE_ACTOR_TOKEN", "0")
+    assert main(["status", "az-1"]) == 2
+    err = capsys.readouterr().err
+    assert "always required" in err and "Traceback" not in err
 
 
 def test_cli_codec_server_refuses_to_start_unconfigured(
@@ -107,7 +216,7 @@ def test_cli_codec_server_serves_until_sigterm() -> None:
     env = {
         **os.environ,
         "ACCORD_CODEC_KEYS": ring_text(ring("k1")),
-        "ACCORD_CODEC_SERVER_TOKEN": "tok",
+        "ACCORD_CODEC_SERVER_TOKEN": "tok-of-sixteen-chars",
     }
     accord = str(Path(sys.executable).parent / "accord")
     proc = subprocess.Popen(
@@ -117,7 +226,7 @@ def test_cli_codec_server_serves_until_sigterm() -> None:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/encode",
             data=b'{"payloads": []}',
-            headers={"Authorization": "Bearer tok"},
+            headers={"Authorization": "Bearer tok-of-sixteen-chars"},
         )
         deadline = time.monotonic() + 20
         while True:

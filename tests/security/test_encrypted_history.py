@@ -93,10 +93,10 @@ async def test_raw_history_holds_no_plaintext(
     settings_for: Callable[..., TemporalSettings], running: Any, plain_client: Client
 ) -> None:
     keys, actor_keys = ring("k1"), ring("a1")
-    settings = settings_for(codec_keys=keys, require_actor_token=True, actor_keys=actor_keys)
+    settings = settings_for(codec_keys=keys, actor_keys=actor_keys)
     hour = timedelta(hours=1)
-    chair = mint_for("national_body", "chair", keys=actor_keys, ttl=hour)
-    minister = mint_for("mfa", "head", "Jeyhun Bayramov", keys=actor_keys, ttl=hour)
+    chair = mint_for("national_body", "chair", process="*", keys=actor_keys, ttl=hour)
+    minister = mint_for("mfa", "head", "Jeyhun Bayramov", process="*", keys=actor_keys, ttl=hour)
     async with running(settings) as session:
         driver = Driver(session, f"enc-{uuid.uuid4().hex[:8]}")
         block = process_block(driver.process_id)
