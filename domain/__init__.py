@@ -6,6 +6,7 @@ No I/O here: `decide(state, command) -> events`, `evolve(state, event) -> state`
 from domain.codec import UPCASTERS, EventDecodeError, decode_event, encode_event
 from domain.commands import (
     COMMANDS,
+    MAX_COMMAND_BYTES,
     SYSTEM_COMMANDS,
     AcceptReport,
     AssignRepresentative,
@@ -44,8 +45,8 @@ from domain.commands import (
     Withdraw,
     parse_command,
 )
-from domain.decider import decide
-from domain.errors import ERROR_CODES, DomainError, ErrorCode
+from domain.decider import FUTURE_TOLERANCE, decide
+from domain.errors import ERROR_CODES, MESSAGE_LIMIT, DomainError, ErrorCode
 from domain.events import (
     EVENTS,
     ConclusionsSubmitted,
@@ -98,6 +99,9 @@ __all__ = [
     "COMMANDS",
     "ERROR_CODES",
     "EVENTS",
+    "FUTURE_TOLERANCE",
+    "MAX_COMMAND_BYTES",
+    "MESSAGE_LIMIT",
     "POLICY",
     "SYSTEM_COMMANDS",
     "TERMINAL",

@@ -16,28 +16,24 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
 
-from domain.errors import DomainError
+from domain.errors import MESSAGE_LIMIT, DomainError
 from domain.parties import Actor, ProcessConfig, Signatory
+from domain.text import INPUT, Line, Name, Reason, Text, echo
 from domain.vocabulary import (
     AgencyKey,
     Classification,
     InstrumentType,
     LanguageCode,
-    Line,
     MeetingFormat,
     MissionMode,
     Modality,
-    Name,
-    NoNul,
     PartyKey,
     Recommendation,
-    Text,
     Version,
 )
 
@@ -48,9 +44,10 @@ def _distinct(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return values
 
 
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000), NoNul]
-Keys = Annotated[tuple[PartyKey, ...], Field(max_length=30), AfterValidator(_distinct)]
-Lines = Annotated[tuple[Line, ...], Field(max_length=50)]
+Keys = Annotated[
+    tuple[PartyKey, ...], Field(fail_fast=True, max_length=30), AfterValidator(_distinct)
+]
+Lines = Annotated[tuple[Line, ...], Field(fail_fast=True, max_length=50)]
 
 
 def _not_before(start_field: str) -> Any:
@@ -87,15 +84,17 @@ class OpenProcess(Command):
 class LogContact(Command):
     name = "log_contact"
     venue: Name
-    participants: Annotated[tuple[Name, ...], Field(max_length=50)] = ()
-    modalities: Annotated[tuple[Modality, ...], Field(max_length=2), AfterValidator(_distinct)] = ()
+    participants: Annotated[tuple[Name, ...], Field(fail_fast=True, max_length=50)] = ()
+    modalities: Annotated[
+        tuple[Modality, ...], Field(fail_fast=True, max_length=2), AfterValidator(_distinct)
+    ] = ()
     summary: Text = ""
 
 
 class SubmitOpinion(Command):
     name = "submit_opinion"
     recommendation: Recommendation
-    conditions: Annotated[tuple[Line, ...], Field(max_length=20)] = ()
+    conditions: Annotated[tuple[Line, ...], Field(fail_fast=True, max_length=20)] = ()
     summary: Text = ""
 
 
@@ -145,7 +144,9 @@ class SignInstrument(Command):
     name = "sign_instrument"
     draft_version: Version
     place: Name
-    signatories: Annotated[tuple[Signatory, ...], Field(min_length=1, max_length=20)]
+    signatories: Annotated[
+        tuple[Signatory, ...], Field(fail_fast=True, min_length=1, max_length=20)
+    ]
 
 
 # --- The mission -----------------------------------------------------------------------
@@ -156,7 +157,7 @@ class ProposeMission(Command):
     tor_version: Version
     planned_start: date
     planned_end: date
-    team: Annotated[tuple[Name, ...], Field(min_length=1, max_length=30)]
+    team: Annotated[tuple[Name, ...], Field(fail_fast=True, min_length=1, max_length=30)]
     agencies_to_meet: Keys = ()
     purpose: Text = ""
 
@@ -166,7 +167,7 @@ class ProposeMission(Command):
 class GrantConsent(Command):
     name = "grant_consent"
     tor_version: Version
-    conditions: Annotated[tuple[Line, ...], Field(max_length=20)] = ()
+    conditions: Annotated[tuple[Line, ...], Field(fail_fast=True, max_length=20)] = ()
 
 
 class RefuseConsent(Command):
@@ -201,7 +202,7 @@ class CompleteMission(Command):
     actual_start: date
     actual_end: date
     mode: MissionMode
-    coverage_gaps: Annotated[tuple[Line, ...], Field(max_length=20)] = ()
+    coverage_gaps: Annotated[tuple[Line, ...], Field(fail_fast=True, max_length=20)] = ()
 
     check_dates = field_validator("actual_end")(_not_before("actual_start"))
 
@@ -252,7 +253,7 @@ class AcceptReport(Command):
 class HoldPresentation(Command):
     name = "hold_presentation"
     venue: Name
-    attendee_categories: Annotated[tuple[Name, ...], Field(max_length=20)] = ()
+    attendee_categories: Annotated[tuple[Name, ...], Field(fail_fast=True, max_length=20)] = ()
 
 
 class ClearPublication(Command):
@@ -262,7 +263,9 @@ class ClearPublication(Command):
 class PublishReport(Command):
     name = "publish_report"
     languages: Annotated[
-        tuple[LanguageCode, ...], Field(min_length=1, max_length=10), AfterValidator(_distinct)
+        tuple[LanguageCode, ...],
+        Field(fail_fast=True, min_length=1, max_length=10),
+        AfterValidator(_distinct),
     ]
 
 
@@ -359,35 +362,159 @@ SYSTEM_COMMANDS: dict[str, type[Command]] = {
 }
 
 
+# The largest JSON a command may be, checked before it is parsed. Above every command the
+# models accept as UTF-8 in any script (the longest, submit_review at every bound, is
+# about 28 KB of ASCII, 82 KB of CJK), and above about 21,000 characters even when an
+# encoder \u-escapes all of them; the story's largest command is under 1 KB. Small enough
+# that refusing the worst payload below it stays a matter of milliseconds, so a flood of
+# bad commands cannot stall a process's workflow task (the SDK's deadlock detector fails
+# a task that runs two seconds without yielding).
+MAX_COMMAND_BYTES = 128 * 1024
+# At most this many validation problems are listed; the rest are counted. A payload with
+# more than MAX_ANALYSED problems (thousands of unknown keys) is not analysed further:
+# listing them would cost more than refusing it.
+MAX_PROBLEMS = 5
+MAX_ANALYSED = 200
+
+
 def parse_command(
     name: str, data: Mapping[str, Any] | str | bytes, *, include_system: bool = False
 ) -> Command:
     """Validate a payload in JSON mode (ISO dates as strings) into a command.
 
-    Raises DomainError("invalid_input") naming the field path and the rule broken.
+    Raises DomainError("invalid_input") naming the field path and the rule broken, in a
+    bounded message that never quotes a rejected value (paths and keys only, cut short).
+    Raw JSON (str or bytes, as Temporal hands an update's payload over) is refused when
+    larger than MAX_COMMAND_BYTES, before it is parsed, and when an object in it repeats
+    a key at any depth. Text is checked for hygiene (`domain.text`).
     Timer commands are only parsed with `include_system=True` (the workflow's own timers).
     """
     model = COMMANDS.get(name) or (SYSTEM_COMMANDS.get(name) if include_system else None)
     if model is None:
-        known = ", ".join(sorted(COMMANDS))
-        raise DomainError("invalid_input", f"unknown command {name!r}; known: {known}", "name")
+        raise DomainError(
+            "invalid_input",
+            f"unknown command '{echo(name)}'; the commands are DOMAIN.md's "
+            "(e.g. log_contact, record_meeting, grant_consent; contracts/commands/ lists all)",
+            "name",
+        )
+    raw: str | bytes
+    from_json = isinstance(data, str | bytes)
     if isinstance(data, Mapping):
-        raw: str | bytes = json.dumps(dict(data), default=str)
+        # A dict cannot repeat a key: only the size and the models are left to check.
+        raw = json.dumps(dict(data), default=str)
     elif isinstance(data, str | bytes):
         raw = data
     else:
         raise DomainError("invalid_input", f"{name}: payload must be a JSON object", None)
+    size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+    if size > MAX_COMMAND_BYTES:
+        raise DomainError(
+            "invalid_input",
+            f"{name}: the payload is {size} bytes; a command is at most "
+            f"{MAX_COMMAND_BYTES} bytes of JSON",
+            None,
+        )
     try:
-        return model.model_validate_json(raw, strict=True)
+        command = model.model_validate_json(raw, strict=True, context=INPUT)
     except ValidationError as exc:
         raise _invalid_input(name, exc) from None
+    if from_json:
+        # Only a command that is otherwise valid is parsed a second time: its shape (a
+        # few levels deep, bounded lists) keeps this cheap, and bad input costs nothing.
+        _refuse_duplicate_keys(name, raw)
+    return command
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _DuplicateKey
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_pairs)
+
+
+def _refuse_duplicate_keys(name: str, raw: str | bytes) -> None:
+    """JSON parsers disagree on a repeated key (most keep the last, some the first), so
+    the history, the store and another service could each read a different command."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    try:
+        _DECODER.decode(text)
+    except _DuplicateKey:
+        path = _duplicate_path(_PAIRS_DECODER.decode(text)) or "(payload)"
+        raise DomainError(
+            "invalid_input",
+            f"{name}: field '{path}': a key appears twice in one JSON object; send each key once",
+            path,
+        ) from None
+    except ValueError:  # accepted by pydantic's parser but not by Python's (e.g. NaN)
+        raise DomainError("invalid_input", f"{name}: the payload is not valid JSON", None) from None
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its pairs in order, repeats kept (to find where a key repeats)."""
+
+
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_Pairs)
+
+
+def _duplicate_path(node: Any, path: tuple[str, ...] = ()) -> str | None:
+    """The path of the first repeated key, each part sanitized and cut short."""
+    if isinstance(node, _Pairs):
+        seen: set[str] = set()
+        for key, _ in node:
+            if key in seen:
+                return ".".join(echo(part) for part in (*path, key))
+            seen.add(key)
+        children: list[tuple[str, Any]] = list(node)
+    elif isinstance(node, list):
+        children = [(str(i), v) for i, v in enumerate(node)]
+    else:
+        return None
+    for key, value in children:
+        hit = _duplicate_path(value, (*path, key))
+        if hit is not None:
+            return hit
+    return None
 
 
 def _invalid_input(name: str, exc: ValidationError) -> DomainError:
-    problems = []
+    """At most MAX_PROBLEMS problems, each naming its field by a short sanitized path (a
+    key is quoted, never a value), within the DomainError's message limit."""
+    problems: list[str] = []
     first_field: str | None = None
-    for error in exc.errors(include_url=False, include_input=False):
-        path = ".".join(str(part) for part in error["loc"])
-        first_field = first_field if first_field is not None else (path or None)
-        problems.append(f"field '{path or '(payload)'}': {error['msg']}")
-    return DomainError("invalid_input", f"{name}: " + "; ".join(problems), first_field)
+    total = exc.error_count()
+    if total > MAX_ANALYSED:
+        return DomainError(
+            "invalid_input",
+            f"{name}: {total} problems in the payload, too many to list; "
+            f"see contracts/commands/{name}.json for the fields a command has",
+            None,
+        )
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        path = ".".join(echo(part) for part in error["loc"])
+        if first_field is None:
+            first_field = path or None
+        rule = error["msg"].removeprefix("Value error, ")
+        problems.append(f"field '{path or '(payload)'}': {echo(rule, 160)}")
+        if len(problems) == MAX_PROBLEMS:
+            break
+    head = f"{name}: "
+    message = head
+    listed = 0
+    for problem in problems:
+        more = total - listed - 1
+        tail = f"; and {more} more" if more else ""
+        candidate = message + ("; " if listed else "") + problem
+        if len(candidate) + len(tail) > MESSAGE_LIMIT and listed:
+            break
+        message = candidate
+        listed += 1
+    if total > listed:
+        message += f"; and {total - listed} more"
+    return DomainError("invalid_input", message, first_field)

@@ -1,14 +1,20 @@
 """decide: check a command against the state and say which events it causes.
 
 Checks run in a fixed order so callers always get the most fundamental reason first:
-terminal -> not_allowed -> wrong_stage -> out_of_order -> guard_failed (and invalid_input
-for values that name parties or agencies the process does not have).
+future date -> terminal -> not_allowed -> wrong_stage -> out_of_order -> guard_failed (and
+invalid_input for values that name parties or agencies the process does not have).
+
+The future-date check (`today` given) comes first, where a malformed value is caught: it
+judges the command alone, like `parse_command`'s checks that run before `decide`, so a
+command dated in the future is `invalid_input` whatever the process's state, exactly as a
+malformed date would be. Timer (system) commands are exempt: the workflow builds them
+itself, and refusing one would lose a deadline; it never dates them in the future.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from domain import commands as cmd
@@ -23,12 +29,36 @@ from domain.vocabulary import NATIONAL_BODY, PARTNER
 
 __all__ = ["decide", "evolve", "fold"]
 
+# How far a business date may be ahead of the current UTC date (DOMAIN.md invariant 1).
+FUTURE_TOLERANCE = timedelta(days=1)
+
 Decision = Callable[[ProcessState, ProcessConfig, Any, date], list[ev.Event]]
 
 
-def decide(state: ProcessState, command: cmd.Command) -> list[ev.Event]:
-    """The events `command` causes in `state`, or DomainError. Pure: nothing is changed."""
+def decide(
+    state: ProcessState, command: cmd.Command, *, today: date | None = None
+) -> list[ev.Event]:
+    """The events `command` causes in `state`, or DomainError. Pure: nothing is changed.
+
+    With `today` (the caller's current UTC date: the workflow passes
+    `workflow.now().date()`), a business date later than today plus FUTURE_TOLERANCE is
+    refused `invalid_input` (invariant 1: a fact is recorded once it has happened; the day
+    of tolerance covers a caller whose local date is ahead of UTC). Without `today` there
+    is no such check (replays of recorded facts, tests, tools without a clock).
+    """
     name = command.name
+    if (
+        today is not None
+        and name not in cmd.SYSTEM_COMMANDS
+        and command.occurred_on > today + FUTURE_TOLERANCE
+    ):
+        raise DomainError(
+            "invalid_input",
+            f"{name}: occurred_on {command.occurred_on.isoformat()} is later than today "
+            f"(UTC) plus one day of tolerance ({(today + FUTURE_TOLERANCE).isoformat()}); "
+            "a fact is recorded once it has happened",
+            "occurred_on",
+        )
     if state.is_terminal:
         raise DomainError(
             "terminal", f"{name}: the process is {state.stage} (terminal) and accepts no command"

@@ -1,4 +1,7 @@
-"""Who takes part in a process and how it is configured (fixed at `open_process`)."""
+"""Who takes part in a process and how it is configured (fixed at `open_process`).
+
+Text here is `domain.text`'s: checked for hygiene when parsed from input, read back from
+storage as it was recorded."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain.text import Name, ShortName
 from domain.vocabulary import (
     AGENCY_ROLES,
     NATIONAL_BODY,
@@ -24,8 +28,6 @@ from domain.vocabulary import (
     SYSTEM,
     SYSTEM_ROLES,
     AgencyKey,
-    Name,
-    NoNul,
     PartyKey,
     ProcessId,
     Role,
@@ -81,7 +83,7 @@ class PartyInfo(BaseModel):
     model_config = _STRICT
 
     name: Name
-    short_name: Annotated[str, Field(min_length=1, max_length=40), NoNul] | None = None
+    short_name: ShortName | None = None
 
 
 class AgencyConfig(BaseModel):
@@ -132,7 +134,9 @@ class ProcessConfig(BaseModel):
     country: Name
     partner: PartyInfo
     national_body: PartyInfo
-    agencies: Annotated[tuple[AgencyConfig, ...], Field(min_length=1, max_length=30)]
+    agencies: Annotated[
+        tuple[AgencyConfig, ...], Field(fail_fast=True, min_length=1, max_length=30)
+    ]
     durations: Durations = Durations()
     max_revisions: Annotated[int, Field(ge=0, le=10)] = 2
 
