@@ -41,3 +41,19 @@ class RecordResult(_Contract):
     first_version: int
     last_version: int
     already_recorded: bool
+
+
+class LoadRequest(_Contract):
+    """Read a process stream; `version`/`head_hash` set: it must end exactly there."""
+
+    stream_id: str
+    version: int | None = None
+    head_hash: str | None = None
+
+
+class LoadedProcess(_Contract):
+    """A stream's head and its folded state (`domain.snapshot`); version 0: no stream."""
+
+    version: int
+    head_hash: str | None
+    snapshot: dict[str, Any] | None

@@ -103,7 +103,8 @@ async def _cmd_start(args: argparse.Namespace) -> int:
     if outcome.accepted:
         result["workflow_id"] = as_workflow_id(str(process.get("process_id")))
     _print(result, args.json)
-    return 0 if outcome.accepted else 1
+    # A refused opening is bad input to `start`: nothing was started.
+    return 0 if outcome.accepted else 2
 
 
 async def _cmd_send(args: argparse.Namespace) -> int:

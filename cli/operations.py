@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from cli.session import Session
-from domain import DomainError, parse_command
+from domain import DomainError, decide, initial_state, parse_command
 from domain.vocabulary import PROCESS_STREAM_PREFIX
 from workflows import search
 from workflows.contracts import CommandResult, ProcessStart
-from workflows.process import CooperationProcessWorkflow, workflow_id_for
+from workflows.process import command_digest, workflow_id_for
 
 DEFAULT_OPENER = {"party": "national_body", "role": "chair"}
 
@@ -53,33 +59,58 @@ def open_payload(process: dict[str, Any], default_on: date) -> dict[str, Any]:
 async def start_process(
     session: Session, process: dict[str, Any], *, default_on: date
 ) -> CommandOutcome:
-    """Validate `open_process` with the domain, then start the workflow (nothing on error)."""
+    """Decide `open_process` with the domain, then start the workflow (nothing on error).
+
+    The opening is parsed, authorized and checked exactly as the workflow will check it,
+    so a refused opening starts nothing; a process id that exists (running or finished,
+    in Temporal or in the store) is refused `already_exists`.
+    """
     payload = open_payload(process, default_on)
     try:
         command = parse_command("open_process", payload)
+        decide(initial_state(), command, today=datetime.now(UTC).date())
     except DomainError as err:
         return CommandOutcome(False, err.code, err.message, err.field)
     config = command.process  # type: ignore[attr-defined]
     workflow_id = workflow_id_for(config.process_id)
+    if await session.store.stream_version(workflow_id):
+        return _already_exists(config.process_id)
     partner = config.partner.short_name or config.partner.name
-    await session.client.start_workflow(
-        CooperationProcessWorkflow.run,
-        ProcessStart(open_process=command.model_dump(mode="json")),
-        id=workflow_id,
-        task_queue=session.task_queue,
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(search.PROCESS_ID, config.process_id),
-                SearchAttributePair(search.PARTNER, partner),
-                SearchAttributePair(search.COUNTRY, config.country),
-                SearchAttributePair(search.STAGE, "contact"),
-            ]
-        ),
-        static_summary=f"{partner} / {config.national_body.short_name or config.national_body.name}"
-        f" ({config.country}): cooperation process {config.process_id}",
-        static_details=_static_details(config),
-    )
+    try:
+        await session.client.start_workflow(
+            "CooperationProcess",
+            ProcessStart(open_process=command.model_dump(mode="json")),
+            id=workflow_id,
+            task_queue=session.task_queue,
+            # Never a second run for a process id, whatever the first one became: the
+            # workflow checks the store as well, for starts that come from elsewhere.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(search.PROCESS_ID, config.process_id),
+                    SearchAttributePair(search.PARTNER, partner),
+                    SearchAttributePair(search.COUNTRY, config.country),
+                    SearchAttributePair(search.STAGE, "contact"),
+                ]
+            ),
+            static_summary=f"{partner} / "
+            f"{config.national_body.short_name or config.national_body.name}"
+            f" ({config.country}): cooperation process {config.process_id}",
+            static_details=_static_details(config),
+        )
+    except WorkflowAlreadyStartedError:
+        return _already_exists(config.process_id)
     return CommandOutcome(True, stage="contact")
+
+
+def _already_exists(process_id: str) -> CommandOutcome:
+    return CommandOutcome(
+        False,
+        "already_exists",
+        f"open_process: process {process_id} already exists; a process is opened once",
+        "process.process_id",
+    )
 
 
 _AGENCY_PARTS = {
@@ -153,26 +184,59 @@ async def send_command(
     return outcome
 
 
+# How long `send` keeps re-sending a command the process answered `busy` (it is moving to
+# a new run, or at its queue limit): nothing was recorded, and the update id is kept.
+BUSY_RETRY_FOR = timedelta(seconds=60)
+
+
 async def _send(
     session: Session, workflow_id: str, name: str, payload: dict[str, Any], update_id: str
 ) -> CommandOutcome:
     handle = session.client.get_workflow_handle(workflow_id)
-    try:
-        result = await handle.execute_update(name, payload, id=update_id, result_type=CommandResult)
-    except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            details = cause.details[0] if cause.details else {}
-            field_name = details.get("field") if isinstance(details, dict) else None
-            return CommandOutcome(False, cause.type, cause.message, field_name)
-        return CommandOutcome(False, "rejected", str(cause or err))
-    except RPCError as err:
-        return await _closed_process_outcome(session, workflow_id, err)
+    delay = 0.05
+    waited = 0.0
+    while True:
+        try:
+            result = await handle.execute_update(
+                name, payload, id=update_id, result_type=CommandResult
+            )
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError):
+                if cause.type == "busy" and waited < BUSY_RETRY_FOR.total_seconds():
+                    await asyncio.sleep(delay)
+                    waited += delay
+                    delay = min(delay * 2, 2.0)
+                    continue
+                details = cause.details[0] if cause.details else {}
+                field_name = details.get("field") if isinstance(details, dict) else None
+                return CommandOutcome(False, cause.type, cause.message, field_name)
+            return CommandOutcome(False, "rejected", str(cause or err))
+        except RPCError as err:
+            return await _closed_process_outcome(session, workflow_id, err)
+        break
+    if result.command_digest is not None and result.command_digest != _digest(name, payload):
+        # Temporal answered an update id it had seen with that update's outcome: the
+        # command sent now is another one, and it was NOT recorded.
+        return CommandOutcome(
+            False,
+            "idempotency_conflict",
+            f"{name}: update id {update_id} was already used for another command, which is "
+            "what was recorded; nothing was recorded for this one (use a new update id)",
+            "update_id",
+        )
     return CommandOutcome(
         True,
         stage=result.stage,
         events=[e.model_dump() for e in result.events],
     )
+
+
+def _digest(name: str, payload: dict[str, Any]) -> str | None:
+    try:
+        return command_digest(parse_command(name, payload))
+    except DomainError:
+        return None
 
 
 async def _closed_process_outcome(

@@ -14,17 +14,16 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.loading import ProcessLoader
 from activities.recording import ProcessRecorder
 from store import EventStore
 from store.embedded import database_url
 from store.projections import Projections
 from workers import logs
 from workers.config import TemporalSettings
-from workflows.mission import EvaluationMissionWorkflow
 from workflows.process import CooperationProcessWorkflow
-from workflows.review import ReportReviewWorkflow
 
-WORKFLOWS = [CooperationProcessWorkflow, EvaluationMissionWorkflow, ReportReviewWorkflow]
+WORKFLOWS = [CooperationProcessWorkflow]
 
 # Pure, deterministic modules shared by workflows: imported once outside the sandbox
 # instead of being re-imported for every workflow run.
@@ -34,6 +33,7 @@ PASSTHROUGH = (
     "pydantic_core",
     "annotated_types",
     "workflows.contracts",
+    "workflows.clocks",
     "activities.contracts",
 )
 
@@ -59,7 +59,7 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[recorder.record_events],
+        activities=[recorder.record_events, ProcessLoader(store).load_process],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=int(os.environ.get("ACCORD_MAX_CONCURRENT_ACTIVITIES", "50")),
         max_cached_workflows=int(os.environ.get("ACCORD_MAX_CACHED_WORKFLOWS", "1000")),

@@ -6,44 +6,15 @@ as plain JSON, so any SDK or the `temporal` CLI can start, query and update proc
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from workflows.clocks import Clock
+
 
 class _Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class EncodedEvent(_Contract):
-    """A domain event as stored (type, schema version, JSON data), carried across runs."""
-
-    event_type: str
-    schema_version: int
-    data: dict[str, Any]
-
-
-class ChildRef(_Contract):
-    """A running child workflow the process must keep talking to across continue-as-new."""
-
-    kind: str  # "mission" or "review"
-    workflow_id: str
-    subject_version: int  # ToR version of a mission, report version of a review
-
-
-class ProcessStart(_Contract):
-    """Input of `CooperationProcessWorkflow`.
-
-    `open_process` is the `open_process` command's JSON (validated by the domain before the
-    first event is written). `history` and `children` are only set by continue-as-new.
-    """
-
-    open_process: dict[str, Any]
-    history: list[EncodedEvent] = Field(default_factory=list)
-    children: list[ChildRef] = Field(default_factory=list)
-    # History length (Temporal events) after which the run continues as new.
-    continue_as_new_after: int = Field(default=4000, ge=50)
 
 
 class RecordedEventRef(_Contract):
@@ -53,11 +24,18 @@ class RecordedEventRef(_Contract):
 
 
 class CommandResult(_Contract):
-    """What an accepted command did: its events with their stream versions and positions."""
+    """What an accepted command did: its events with their stream versions and positions.
+
+    `command_digest` is the SHA-256 of the command as the process understood it (canonical
+    JSON): a caller that retries with an update id compares it with its own body's digest,
+    since Temporal answers a repeated update id with the first outcome without asking the
+    process (`idempotency_conflict` when they differ).
+    """
 
     command: str
     stage: str
     events: list[RecordedEventRef]
+    command_digest: str | None = None
 
 
 class ProcessOutcome(_Contract):
@@ -66,36 +44,41 @@ class ProcessOutcome(_Contract):
     version: int
 
 
-class TimerFired(_Contract):
-    """A child workflow's timer reached its due time; the process decides what it means."""
+class Continuation(_Contract):
+    """What a run hands the next one when it continues as new: a reference, not events.
 
-    command: str  # a domain system command name, e.g. "consent_deadline_reached"
-    data: dict[str, Any]
+    The next run reads the stream from the store (activity `load_process`), which must end
+    exactly at `version` with `head_hash`, and must fold to `snapshot`; otherwise the run
+    refuses to continue. The snapshot lets the new run validate commands that arrive while
+    it loads; nothing is executed before the store has confirmed it. Only a run that
+    Temporal itself continued (`continued_run_id` set) may take this input.
+    """
 
-
-class MissionWatch(_Contract):
-    """Input of `EvaluationMissionWorkflow`: consents awaited for one ToR version."""
-
-    process_workflow_id: str
-    tor_version: int
-    agencies: list[str]
-    consent_deadline_seconds: float
-    proposed_on: date
-
-
-class ReviewWatch(_Contract):
-    """Input of `ReportReviewWorkflow`: reviews awaited for one report version."""
-
-    process_workflow_id: str
-    report_version: int
-    reviewers: list[str]
-    reminder_every_seconds: float
-    deadline_seconds: float
-    delivered_on: date
+    stream_id: str
+    version: int = Field(ge=1)
+    head_hash: str
+    snapshot: dict[str, Any]
+    clocks: list[Clock] = Field(default_factory=list)
+    recent: list[RecentCommand] = Field(default_factory=list)
 
 
-class WatchOutcome(_Contract):
-    """Which agencies were still awaited when a child finished."""
+class RecentCommand(_Contract):
+    """An accepted update, kept so that a retry with its id is answered, not recorded again."""
 
-    still_pending: list[str]
-    closed_by: str  # "complete", "deadline", "closed" or "cancelled"
+    update_id: str
+    command_digest: str
+    result: CommandResult
+
+
+class ProcessStart(_Contract):
+    """Input of `CooperationProcessWorkflow`: an opening, or (only from the process itself)
+    the continuation of a run.
+
+    `open_process` is the `open_process` command's JSON, decided by the domain before the
+    first event is written.
+    """
+
+    open_process: dict[str, Any] | None = None
+    continued: Continuation | None = None
+    # History length (Temporal events) after which the run continues as new.
+    continue_as_new_after: int = Field(default=4000, ge=50)

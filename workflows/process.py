@@ -1,45 +1,57 @@
 """`CooperationProcessWorkflow`: one durable workflow per cooperation process.
 
-Every DOMAIN.md command arrives as a Temporal update named after it (`log_contact`,
-`grant_consent`, ...). The update's validator runs the domain's `decide` against the
-current state, so a rejected command is refused before it reaches history and nothing is
-written anywhere. An accepted command's events are appended to the event store by an
+One gate for every change. Every DOMAIN.md command arrives as a Temporal update named after
+it (`log_contact`, `grant_consent`, ...); its validator runs the domain's `decide` against
+the current state, so a rejected command is refused before it reaches history and nothing
+is written anywhere. An accepted command's events are appended to the event store by an
 activity (event ids derived from stream and version, so a retried activity never
-duplicates), then folded into the state with `evolve`.
+duplicates), then folded into the state with `evolve`. Nothing else changes the process:
 
-Timers live where the process fans out: an `EvaluationMission` child per ToR version
-(consent deadline) and a `ReportReview` child per report version (one branch per
-reviewer: reminders, deadline). Children only report due timers back; the process turns
-them into events through `decide`, which also drops stale ones. Dormancy is the process's
-own timer. Children are started with ABANDON so they survive continue-as-new; the process
-closes or cancels them itself.
+- **No signals.** The process has no signal handler; a signal sent anyway is logged and
+  dropped. Its timers are its own (`workflows/clocks.py`): armed, stopped, resumed and
+  dated from its state and `workflow.now()`, and run through `decide` like any command.
+- **State only from the store or a fresh opening.** A start carries the `open_process`
+  command, which must be the stream's first event (a start for a process whose stream
+  exists fails its run `already_exists`). Continue-as-new carries a reference (version and
+  head hash); the next run has the store read, check and fold the stream, and refuses to
+  continue when it differs. Only a run Temporal itself continued may take that input.
+- **Bounded runs.** Continue-as-new is due past `continue_as_new_after` history events;
+  from then on, and whenever `MAX_QUEUED` commands already wait, new commands are answered
+  `busy` (send again with the same update id) so the run can finish its handlers and go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import json
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NoReturn
 
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import EventToRecord, RecordRequest, RecordResult
+    from activities.contracts import (
+        EventToRecord,
+        LoadedProcess,
+        LoadRequest,
+        RecordRequest,
+        RecordResult,
+    )
     from domain import (
         Command,
         DomainError,
         Event,
-        ProcessConfig,
         ProcessState,
         ProcessView,
-        Stage,
         decide,
-        decode_event,
         describe,
         encode_event,
         evolve,
@@ -48,25 +60,22 @@ with workflow.unsafe.imports_passed_through():
         parse_command,
         process_view,
     )
+    from domain.snapshot import SnapshotError, dump_state, load_state
+    from domain.stages import TERMINAL
     from domain.vocabulary import PROCESS_STREAM_PREFIX
-    from workflows import search
+    from workflows import clocks, search
+    from workflows.clocks import Clock
     from workflows.contracts import (
-        ChildRef,
         CommandResult,
-        EncodedEvent,
-        MissionWatch,
+        Continuation,
         ProcessOutcome,
         ProcessStart,
+        RecentCommand,
         RecordedEventRef,
-        ReviewWatch,
-        TimerFired,
     )
 
 # Event ids are uuid5(stream, version): the same decision retried yields the same ids.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a4e-5b0d-4d7e-9a43-0c2f7f3b8e11")
-
-TERMINAL_STAGES = frozenset({Stage.WITHDRAWN, Stage.CLOSED})
-DORMANCY_STAGES = frozenset({Stage.OPTIONS_REVIEW, Stage.NEGOTIATING})
 
 # Appends are idempotent, so they may retry for as long as the database is away; only
 # a conflict (another writer on the stream, or an id reused with other content) is final.
@@ -77,9 +86,20 @@ RECORD_RETRY = RetryPolicy(
     non_retryable_error_types=["ConcurrencyConflict", "IdempotencyConflict"],
 )
 RECORD_TIMEOUT = timedelta(seconds=30)
+LOAD_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["continuation_refused"],
+)
+LOAD_TIMEOUT = timedelta(seconds=60)
 
-# Child workflow type names, by the kind of subject they watch.
-CHILD_WORKFLOWS = {"mission": "EvaluationMission", "review": "ReportReview"}
+# Commands accepted and waiting for the lock at most; more are answered `busy`. Bounds how
+# far past `continue_as_new_after` a run can grow (README: "Continue-as-new").
+MAX_QUEUED = 32
+# Update ids remembered (with their digest and outcome) across continue-as-new, so that a
+# retry that reaches the next run is answered and not recorded twice.
+RECENT_UPDATES = 200
+SYSTEM_ACTOR = {"party": "system", "role": "timer"}
 
 
 def workflow_id_for(process_id: str) -> str:
@@ -87,68 +107,143 @@ def workflow_id_for(process_id: str) -> str:
     return f"{PROCESS_STREAM_PREFIX}{process_id}"
 
 
+def command_digest(command: Command) -> str:
+    """SHA-256 of a command as the process understands it (canonical JSON)."""
+    canonical = json.dumps(
+        command.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def rejection(err: DomainError) -> ApplicationError:
     """A domain rejection as a Temporal failure: `type` is the stable error code."""
     return ApplicationError(err.message, err.to_dict(), type=err.code, non_retryable=True)
 
 
+def refusal(code: str, message: str, field: str | None = None) -> ApplicationError:
+    """A refusal by the process itself (not a domain rule), in the same shape."""
+    details = {"code": code, "message": message, "field": field}
+    return ApplicationError(message, details, type=code, non_retryable=True)
+
+
 @workflow.defn(name="CooperationProcess")
 class CooperationProcessWorkflow:
     @workflow.init
-    def __init__(self, start: ProcessStart) -> None:
+    def __init__(self, start: RawValue) -> None:
         self._state: ProcessState = initial_state()
-        self._history: list[EncodedEvent] = list(start.history)
-        for encoded in start.history:
-            self._state = evolve(
-                self._state,
-                decode_event(encoded.event_type, encoded.schema_version, encoded.data),
-            )
-        self._children: dict[str, ChildRef] = {c.kind: c for c in start.children}
-        self._timers: list[TimerFired] = []
+        self._clocks: dict[str, Clock] = {}
+        self._recent: OrderedDict[str, RecentCommand] = OrderedDict()
         self._lock = asyncio.Lock()
-        self._idle_since = 0
-        self._opened = self._state.stage is not None
-        # Updates can arrive in the very first workflow task, before `run` has recorded
-        # `ProcessOpened`: they are validated against the state the opening will produce
-        # (decide is pure, so it is the same) and wait for the opening to be recorded.
+        self._ready = False  # the state is the store's (opening recorded, or stream loaded)
+        self._queued = 0  # accepted commands waiting for the lock
+        self._draining = False  # continue-as-new is due: no new command is accepted
+        self._start: ProcessStart | None = None
+        self._refused: ApplicationError | None = None
         self._opening: Command | None = None
-        self._opening_error: DomainError | None = None
+        # Until `run` has the state from the store, commands that arrive are validated
+        # against the state the run will have: the opening's, or the previous run's.
         self._provisional = self._state
-        if not self._opened:
+        try:
+            self._start = ProcessStart.model_validate_json(start.payload.data)
+        except (ValidationError, ValueError):
+            self._refused = refusal(
+                "invalid_input",
+                "start: the input must be {open_process: <the open_process command>}",
+                "input",
+            )
+            return
+        if self._start.continued is not None:
+            if workflow.info().continued_run_id is None:
+                self._refused = refusal(
+                    "not_allowed",
+                    "start: `continued` is set only by the process itself when it continues "
+                    "as new",
+                    "continued",
+                )
+                return
             try:
-                self._opening = parse_command("open_process", start.open_process)
-                self._provisional = fold(decide(self._state, self._opening))
-            except DomainError as err:
-                self._opening_error = err
+                self._provisional = load_state(self._start.continued.snapshot)
+            except SnapshotError:
+                self._refused = refusal(
+                    "continuation_refused", "start: the carried state is not a process state"
+                )
+                return
+            self._clocks = {c.key: c for c in self._start.continued.clocks}
+            self._recent = OrderedDict((r.update_id, r) for r in self._start.continued.recent)
+            return
+        try:
+            if self._start.open_process is None:
+                raise DomainError("invalid_input", "start: open_process is required", "input")
+            self._opening = parse_command("open_process", self._start.open_process)
+            self._provisional = fold(decide(self._state, self._opening, today=self._today()))
+        except DomainError as err:
+            self._refused = rejection(err)
 
     # -- queries -----------------------------------------------------------------------
 
     @workflow.query
     def status(self) -> ProcessView:
-        """The `process_view` read model, folded from this run's state."""
-        return process_view(self._state if self._opened else self._provisional)
+        """The `process_view` read model of this run's state."""
+        return process_view(self._state if self._ready else self._provisional)
 
     # -- commands ----------------------------------------------------------------------
 
     @workflow.update(dynamic=True, description="A DOMAIN.md command, named as the update")
     async def command(self, name: str, args: Sequence[RawValue]) -> CommandResult:
         parsed = self._parse(name, args)
-        await workflow.wait_condition(lambda: self._opened)
-        async with self._lock:
-            # Re-decided under the lock: an earlier update may have changed the state
-            # since this one was validated.
-            try:
-                return await self._execute(parsed, workflow.current_update_info())
-            except DomainError as err:
-                raise rejection(err) from None
+        update = workflow.current_update_info()
+        if update is not None and update.id in self._recent:
+            return self._recent[update.id].result  # a retry that reached the next run
+        self._queued += 1
+        waiting = True
+        try:
+            await workflow.wait_condition(lambda: self._ready)
+            async with self._lock:
+                self._queued -= 1
+                waiting = False
+                # Decided again under the lock: an earlier command may have changed the
+                # state since this one was validated.
+                try:
+                    result = await self._execute(parsed, update)
+                except DomainError as err:
+                    raise rejection(err) from None
+        finally:
+            if waiting:
+                self._queued -= 1
+        if update is not None:
+            self._remember(update.id, result)
+        return result
 
     @command.validator
     def validate_command(self, name: str, args: Sequence[RawValue]) -> None:
         parsed = self._parse(name, args)
+        update = workflow.current_update_info()
+        recent = self._recent.get(update.id) if update is not None else None
+        if recent is not None:
+            if recent.command_digest != command_digest(parsed):
+                raise refusal(
+                    "idempotency_conflict",
+                    f"{name}: this update id was already used for another command; "
+                    "use a new update id for a new command",
+                    "update_id",
+                )
+            return  # the same command again: answered with its recorded outcome
+        if self._draining or self._queued >= MAX_QUEUED:
+            raise refusal(
+                "busy",
+                f"{name}: the process is busy (moving to a new run or at its queue limit); "
+                "nothing was recorded: send it again with the same update id",
+            )
         try:
-            decide(self._state if self._opened else self._provisional, parsed)
+            decide(self._current(), parsed, today=self._today())
         except DomainError as err:
             raise rejection(err) from None
+
+    @workflow.signal(dynamic=True)
+    def unexpected_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        # The process takes no signal: its timers are its own and commands are updates.
+        # Without this handler the SDK would buffer the signal for ever.
+        workflow.logger.warning("signal %r ignored: the process accepts no signals", name[:64])
 
     def _parse(self, name: str, args: Sequence[RawValue]) -> Command:
         try:
@@ -158,55 +253,45 @@ class CooperationProcessWorkflow:
                 )
             if len(args) != 1:
                 raise DomainError(
-                    "invalid_input", f"{name}: expected one JSON object as input", "input"
+                    "invalid_input", f"{name[:64]}: expected one JSON object as input", "input"
                 )
             return parse_command(name, args[0].payload.data)
         except DomainError as err:
             raise rejection(err) from None
 
-    @workflow.signal
-    def timer_fired(self, fired: TimerFired) -> None:
-        self._timers.append(fired)
+    def _current(self) -> ProcessState:
+        return self._state if self._ready else self._provisional
+
+    def _remember(self, update_id: str, result: CommandResult) -> None:
+        self._recent[update_id] = RecentCommand(
+            update_id=update_id, command_digest=result.command_digest or "", result=result
+        )
+        while len(self._recent) > RECENT_UPDATES:
+            self._recent.popitem(last=False)
+
+    @staticmethod
+    def _today() -> date:
+        return workflow.now().astimezone(UTC).date()
 
     # -- main loop ---------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, start: ProcessStart) -> ProcessOutcome:
-        if not self._opened:
-            if self._opening is None:
-                assert self._opening_error is not None
-                raise rejection(self._opening_error)
-            async with self._lock:
-                await self._execute(self._opening, None)
-            self._opened = True
+    async def run(self, start: RawValue) -> ProcessOutcome:
+        if self._refused is not None:
+            raise self._refused
+        assert self._start is not None
+        if self._start.continued is not None:
+            await self._continue(self._start.continued)
+        else:
+            await self._open()
+        self._ready = True
         self._publish()
 
-        while self._state.stage not in TERMINAL_STAGES:
-            if self._should_continue_as_new(start):
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if not self._timers:
-                    workflow.continue_as_new(self._carry_over(start))
-            self._idle_since = self._state.version
-            dormancy = self._dormancy_timeout()
-            try:
-                await workflow.wait_condition(
-                    self._something_happened,
-                    timeout=dormancy,
-                    timeout_summary="dormancy: no activity" if dormancy else None,
-                )
-            except TimeoutError:
-                self._timers.append(
-                    TimerFired(
-                        command="dormancy_due",
-                        data={
-                            "actor": {"party": "system", "role": "timer"},
-                            "occurred_on": self._state.last_occurred_on.isoformat()
-                            if self._state.last_occurred_on
-                            else workflow.now().date().isoformat(),
-                        },
-                    )
-                )
-            await self._run_due_timers()
+        while self._state.stage not in TERMINAL:
+            if self._continue_as_new_due(self._start):
+                await self._continue_as_new(self._start)
+            await self._wait_for_work()
+            await self._fire_due_clocks()
 
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ProcessOutcome(
@@ -215,60 +300,164 @@ class CooperationProcessWorkflow:
             version=self._state.version,
         )
 
-    def _something_happened(self) -> bool:
-        """A timer report, a new event, or the end: the loop has work (or the idle ends)."""
-        return (
-            bool(self._timers)
-            or self._state.version != self._idle_since
-            or self._state.stage in TERMINAL_STAGES
+    async def _open(self) -> None:
+        if self._opening is None:
+            raise refusal("invalid_input", "start: open_process is required", "input")
+        stream_id = workflow.info().workflow_id
+        process_id = self._opening.process.process_id  # type: ignore[attr-defined]
+        if stream_id != workflow_id_for(process_id):
+            raise refusal(
+                "invalid_input",
+                f"start: the workflow id must be {PROCESS_STREAM_PREFIX}<process_id>",
+                "workflow_id",
+            )
+        existing = await self._load(LoadRequest(stream_id=stream_id))
+        if existing.version:
+            # Show the store's truth to whoever queries this run, then refuse it.
+            assert existing.snapshot is not None
+            self._state = load_state(existing.snapshot)
+            self._ready = True
+            raise refusal(
+                "already_exists",
+                f"start: process {process_id[:64]} already exists (stage {self._state.stage}); "
+                "a process is opened once",
+                "process.process_id",
+            )
+        async with self._lock:
+            await self._execute(self._opening, None)
+
+    async def _continue(self, continued: Continuation) -> None:
+        if continued.stream_id != workflow.info().workflow_id:
+            raise refusal("not_allowed", "start: `continued` names another stream", "continued")
+        loaded = await self._load(
+            LoadRequest(
+                stream_id=continued.stream_id,
+                version=continued.version,
+                head_hash=continued.head_hash,
+            )
         )
+        if loaded.snapshot != continued.snapshot:
+            raise refusal(
+                "continuation_refused",
+                "the store's stream does not fold to the state the previous run had",
+            )
+        self._state = load_state(loaded.snapshot)
 
-    def _dormancy_timeout(self) -> timedelta | None:
-        if self._state.stage in DORMANCY_STAGES and self._state.config is not None:
-            return self._state.config.durations.dormancy_after
-        return None
+    async def _load(self, request: LoadRequest) -> LoadedProcess:
+        try:
+            loaded: LoadedProcess = await workflow.execute_activity(
+                "load_process",
+                request,
+                result_type=LoadedProcess,
+                start_to_close_timeout=LOAD_TIMEOUT,
+                retry_policy=LOAD_RETRY,
+                summary="load the process from the store",
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == "continuation_refused":
+                raise refusal("continuation_refused", cause.message) from None
+            raise
+        return loaded
 
-    async def _run_due_timers(self) -> None:
-        while self._timers:
-            fired = self._timers.pop(0)
-            async with self._lock:
-                if self._state.stage in TERMINAL_STAGES:
+    async def _wait_for_work(self) -> None:
+        """Until a command changed the state, or the next clock is due."""
+        upcoming = clocks.next_due(self._clocks)
+        seen = self._state.version
+        timeout: float | None = None
+        if upcoming is not None and upcoming.due_at is not None:
+            timeout = upcoming.due_at - workflow.time()
+            if timeout <= 0:
+                return
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: (
+                    self._state.version != seen
+                    or self._state.stage in TERMINAL
+                    or self._draining_wanted()
+                ),
+                timeout=timedelta(seconds=timeout) if timeout is not None else None,
+                timeout_summary=clocks.label(upcoming) if upcoming is not None else None,
+            )
+
+    async def _fire_due_clocks(self) -> None:
+        async with self._lock:
+            for clock in clocks.due(self._clocks, workflow.time()):
+                if self._state.stage in TERMINAL:
                     return
+                if self._clocks.get(clock.key) != clock:
+                    continue  # dropped or moved by an earlier firing
+                self._clocks[clock.key] = clocks.after_firing(clock)
+                body = {
+                    "actor": SYSTEM_ACTOR,
+                    "occurred_on": clock.fire_date(
+                        self._state.last_occurred_on, self._today()
+                    ).isoformat(),
+                    **clock.fields,
+                }
                 try:
-                    await self._execute(parse_system(fired.command, fired.data), None)
+                    command = parse_command(clock.command, body, include_system=True)
+                    await self._execute(command, None)
                 except DomainError as err:
-                    # A timer that no longer applies (the stage moved on): nothing to record.
-                    workflow.logger.info("timer %s not applicable: %s", fired.command, err)
+                    workflow.logger.info("timer %s not applicable: %s", clock.key, err.code)
+                self._clocks = clocks.reconcile(self._clocks, self._state, [], workflow.time())
 
-    def _should_continue_as_new(self, start: ProcessStart) -> bool:
+    # -- continue-as-new ---------------------------------------------------------------
+
+    def _continue_as_new_due(self, start: ProcessStart) -> bool:
         info = workflow.info()
         return (
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > start.continue_as_new_after
         )
 
-    def _carry_over(self, start: ProcessStart) -> ProcessStart:
-        return ProcessStart(
-            open_process=start.open_process,
-            history=self._history,
-            children=list(self._children.values()),
-            continue_as_new_after=start.continue_as_new_after,
+    def _draining_wanted(self) -> bool:
+        assert self._start is not None
+        return self._continue_as_new_due(self._start)
+
+    async def _continue_as_new(self, start: ProcessStart) -> NoReturn:
+        # New commands are answered `busy` from here on; the accepted ones finish here.
+        self._draining = True
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._lock.locked()
+        )
+        stream_id = workflow.info().workflow_id
+        head = await self._load(LoadRequest(stream_id=stream_id))
+        snapshot = dump_state(self._state)
+        if head.version != self._state.version or head.snapshot != snapshot:
+            raise refusal(
+                "continuation_refused",
+                f"{stream_id}: the store holds version {head.version}, this run "
+                f"{self._state.version}; not continuing",
+            )
+        assert head.head_hash is not None
+        workflow.continue_as_new(
+            ProcessStart(
+                continued=Continuation(
+                    stream_id=stream_id,
+                    version=head.version,
+                    head_hash=head.head_hash,
+                    snapshot=snapshot,
+                    clocks=list(self._clocks.values()),
+                    recent=list(self._recent.values()),
+                ),
+                continue_as_new_after=start.continue_as_new_after,
+            )
         )
 
     # -- recording ---------------------------------------------------------------------
 
     async def _execute(self, command: Command, update: workflow.UpdateInfo | None) -> CommandResult:
-        events = decide(self._state, command)
+        digest = command_digest(command)
+        events = decide(self._state, command, today=self._today())
         if not events:
-            return CommandResult(command=command.name, stage=str(self._state.stage), events=[])
+            return CommandResult(
+                command=command.name, stage=str(self._state.stage), events=[], command_digest=digest
+            )
         result = await self._record(command, events, update)
         for event in events:
             self._state = evolve(self._state, event)
-            self._history.append(EncodedEvent(**_encoded(event)))
-        # Children are told after the whole decision is folded (a delivered report's
-        # reviewers are only known once its ReviewRequested events are in the state).
-        for event in events:
-            await self._follow(event)
+        self._clocks = clocks.reconcile(self._clocks, self._state, events, workflow.time())
         self._publish(events[-1])
         refs = [
             RecordedEventRef(event_type=event.event_type, version=version, position=position)
@@ -279,7 +468,9 @@ class CooperationProcessWorkflow:
                 strict=True,
             )
         ]
-        return CommandResult(command=command.name, stage=str(self._state.stage), events=refs)
+        return CommandResult(
+            command=command.name, stage=str(self._state.stage), events=refs, command_digest=digest
+        )
 
     async def _record(
         self, command: Command, events: list[Event], update: workflow.UpdateInfo | None
@@ -315,122 +506,6 @@ class CooperationProcessWorkflow:
         )
         return recorded
 
-    # -- children ----------------------------------------------------------------------
-
-    async def _follow(self, event: Event) -> None:
-        """Start, inform or close the child workflows an event concerns."""
-        kind = event.event_type
-        data = _encoded(event)["data"]
-        if kind == "MissionProposed":
-            await self._close_child("mission")
-            await self._start_mission(int(data["tor_version"]), event)
-        elif kind in ("ConsentGranted", "ConsentRefused"):
-            await self._signal_child("mission", "consent_recorded", str(data["agency"]))
-        elif kind in ("ReportDelivered", "ReportRevised"):
-            await self._close_child("review")
-            await self._start_review(int(data["version"]), event)
-        elif kind == "ReviewSubmitted":
-            await self._signal_child("review", "review_recorded", str(data["agency"]))
-        elif kind == "ProcessResumed":
-            # A suspension stops the clocks; resuming starts them afresh from its date.
-            if self._state.stage == Stage.MISSION_PLANNING:
-                await self._start_mission(self._state.mission.tor_version, event, rearmed=True)
-            elif self._state.stage == Stage.UNDER_REVIEW:
-                await self._start_review(self._state.report.version, event, rearmed=True)
-        if self._state.stage in TERMINAL_STAGES:
-            await self._cancel_children()
-            return
-        if "mission" in self._children and self._state.stage != Stage.MISSION_PLANNING:
-            await self._close_child("mission")
-        if "review" in self._children and self._state.stage != Stage.UNDER_REVIEW:
-            await self._close_child("review")
-
-    async def _start_mission(self, tor_version: int, event: Event, rearmed: bool = False) -> None:
-        config = self._require_config()
-        pending = process_view(self._state).pending_consents
-        if not pending:
-            return
-        watch = MissionWatch(
-            process_workflow_id=workflow.info().workflow_id,
-            tor_version=tor_version,
-            agencies=list(pending),
-            consent_deadline_seconds=config.durations.consent_deadline.total_seconds(),
-            proposed_on=event.occurred_on,
-        )
-        summary = f"Consents for ToR v{tor_version} of {config.process_id}"
-        await self._start_child(
-            "mission", f"mission-tor{tor_version}", tor_version, watch, summary, rearmed
-        )
-
-    async def _start_review(self, report_version: int, event: Event, rearmed: bool = False) -> None:
-        config = self._require_config()
-        pending = process_view(self._state).pending_reviews
-        if not pending:
-            return
-        watch = ReviewWatch(
-            process_workflow_id=workflow.info().workflow_id,
-            report_version=report_version,
-            reviewers=list(pending),
-            reminder_every_seconds=config.durations.review_reminder_every.total_seconds(),
-            deadline_seconds=config.durations.review_deadline.total_seconds(),
-            delivered_on=event.occurred_on,
-        )
-        summary = f"Review of report v{report_version} of {config.process_id}"
-        await self._start_child(
-            "review", f"review-v{report_version}", report_version, watch, summary, rearmed
-        )
-
-    async def _start_child(
-        self,
-        kind: str,
-        subject: str,
-        subject_version: int,
-        watch: MissionWatch | ReviewWatch,
-        summary: str,
-        rearmed: bool,
-    ) -> None:
-        # A re-armed child gets the stream version in its id: its predecessor may still
-        # be closing under the plain id.
-        suffix = f"-r{self._state.version}" if rearmed else ""
-        child_id = f"{workflow.info().workflow_id}-{subject}{suffix}"
-        await workflow.start_child_workflow(
-            CHILD_WORKFLOWS[kind],
-            watch,
-            id=child_id,
-            parent_close_policy=ParentClosePolicy.ABANDON,
-            static_summary=summary,
-        )
-        self._children[kind] = ChildRef(
-            kind=kind, workflow_id=child_id, subject_version=subject_version
-        )
-
-    async def _signal_child(self, kind: str, signal: str, arg: str) -> None:
-        child = self._children.get(kind)
-        if child is None:
-            return
-        try:
-            await workflow.get_external_workflow_handle(child.workflow_id).signal(signal, arg)
-        except Exception as err:  # the child already finished (e.g. its deadline passed)
-            workflow.logger.info("child %s not signalled: %s", child.workflow_id, err)
-
-    async def _close_child(self, kind: str) -> None:
-        if kind in self._children:
-            await self._signal_child(kind, "close", "")
-            del self._children[kind]
-
-    async def _cancel_children(self) -> None:
-        for child in list(self._children.values()):
-            try:
-                await workflow.get_external_workflow_handle(child.workflow_id).cancel()
-            except Exception as err:
-                workflow.logger.info("child %s not cancelled: %s", child.workflow_id, err)
-        self._children.clear()
-
-    def _require_config(self) -> ProcessConfig:
-        if self._state.config is None:
-            raise ApplicationError("process is not open", non_retryable=True)
-        return self._state.config
-
     # -- what operators see ------------------------------------------------------------
 
     def _publish(self, last: Event | None = None) -> None:
@@ -463,14 +538,13 @@ class CooperationProcessWorkflow:
             lines.append(f"**Last event** ({on}, no. {view.version}): {sentence}")
         else:
             lines.append(f"**Events recorded:** {view.version}, the last on {on}")
+        upcoming = clocks.next_due(self._clocks)
+        if upcoming is not None and upcoming.due_at is not None:
+            due = datetime.fromtimestamp(upcoming.due_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            lines[-1] += f" · **Next timer:** {clocks.label(upcoming)}, {due}"
         workflow.set_current_details("\n\n".join(lines))
 
 
 def _encoded(event: Event) -> dict[str, Any]:
     event_type, schema_version, data = encode_event(event)
     return {"event_type": event_type, "schema_version": schema_version, "data": data}
-
-
-def parse_system(name: str, data: dict[str, Any]) -> Command:
-    """A child's timer report as a domain system command (never accepted from outside)."""
-    return parse_command(name, data, include_system=True)

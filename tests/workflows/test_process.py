@@ -25,9 +25,7 @@ from tests.workflows.builders import (
     Driver,
 )
 from workers.main import build_worker
-from workflows.contracts import ProcessStart
-from workflows.mission import EvaluationMissionWorkflow
-from workflows.process import CooperationProcessWorkflow
+from workflows.contracts import ProcessOutcome, ProcessStart
 
 
 def pid(prefix: str) -> str:
@@ -108,30 +106,51 @@ async def test_terminal_process_accepts_nothing(session: Session, store: EventSt
     await p.open()
     await p.ok("log_contact", "2018-05-17", MFA_HEAD, venue="The Hague")
     await p.ok("withdraw", "2018-06-01", ICMP_DG, reason="No mandate")
-    handle = session.client.get_workflow_handle_for(CooperationProcessWorkflow.run, p.workflow_id)
+    handle = session.client.get_workflow_handle(p.workflow_id, result_type=ProcessOutcome)
     assert (await handle.result()).stage == "withdrawn"
     outcome = await p.send("submit_opinion", "2018-06-02", NB_SECRETARY, recommendation="negotiate")
     assert outcome.code == "terminal"
     assert (await event_types(store, p.workflow_id))[-1] == "ProcessWithdrawn"
 
 
-async def test_withdrawal_cancels_mission_child(session: Session, store: EventStore) -> None:
+async def test_withdrawal_stops_every_clock(session: Session, store: EventStore) -> None:
     p = Driver(session, pid("withdraw"))
-    await p.open()
+    await p.open(consent_deadline="PT3S")
     await p.to_mission_planning()
-    child = session.client.get_workflow_handle_for(
-        EvaluationMissionWorkflow.run, f"{p.workflow_id}-mission-tor1"
-    )
-    assert (await child.describe()).status == WorkflowExecutionStatus.RUNNING
     await p.ok("withdraw", "2023-03-05", NB_CHAIR, reason="Government decision")
+    handle = session.client.get_workflow_handle(p.workflow_id)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    await asyncio.sleep(4)  # past the consent deadline: nothing may fire any more
+    assert (await event_types(store, p.workflow_id))[-1] == "ProcessWithdrawn"
 
-    async def child_done() -> bool:
-        return (await child.describe()).status != WorkflowExecutionStatus.RUNNING
 
-    await eventually(child_done)
-    assert (await child.result()).closed_by == "cancelled"
-    parent = await session.client.get_workflow_handle(p.workflow_id).describe()
-    assert parent.status == WorkflowExecutionStatus.COMPLETED
+async def test_suspension_stops_the_clock_and_resume_keeps_the_time_left(
+    session: Session, store: EventStore
+) -> None:
+    """DOMAIN.md "Awaiting and clocks": a clock stopped a moment before its deadline goes on
+    with what it had left, not with a fresh period."""
+    p = Driver(session, pid("stopped-clock"))
+    await p.open(consent_deadline="PT6S")
+    await p.to_mission_planning()
+    proposed = asyncio.get_running_loop().time()
+    await asyncio.sleep(3)
+    await p.ok("suspend", "2023-03-02", NB_CHAIR, reason="Elections")
+    await asyncio.sleep(5)  # longer than the time left: a running clock would have fired
+    assert "ConsentOverdue" not in await event_types(store, p.workflow_id)
+    await p.ok("resume", "2023-03-03", NB_CHAIR, reason="Government formed")
+    resumed = asyncio.get_running_loop().time()
+
+    async def overdue() -> bool:
+        return "ConsentOverdue" in await event_types(store, p.workflow_id)
+
+    await eventually(overdue, within=10)
+    fired = asyncio.get_running_loop().time()
+    # About 3 s were left at the suspension; a fresh period would have taken 6 s.
+    assert fired - resumed < 5.5, fired - resumed
+    assert fired - proposed > 8
+    events = await store.read_stream(p.workflow_id)
+    overdue_event = next(e for e in events if e.event_type == "ConsentOverdue")
+    assert overdue_event.metadata.occurred_on.isoformat() == "2023-03-03"
 
 
 async def test_consent_deadline_overdue_and_escalated(session: Session, store: EventStore) -> None:
@@ -170,12 +189,9 @@ async def test_silent_reviewer_reminded_overdue_then_conclusions(
     assert reminders and set(reminders) == {"state_security_service"}
     await p.ok("submit_conclusions", "2024-06-10", MFA_HEAD, report_version=1)
     assert (await read_status(session, p.workflow_id))["stage"] == "conclusions_submitted"
-    review_child = session.client.get_workflow_handle(f"{p.workflow_id}-review-v1")
-
-    async def child_done() -> bool:
-        return (await review_child.describe()).status != WorkflowExecutionStatus.RUNNING
-
-    await eventually(child_done)
+    settled = len(await event_types(store, p.workflow_id))
+    await asyncio.sleep(2)  # two reminder periods: the settled review reminds nobody
+    assert len(await event_types(store, p.workflow_id)) == settled
 
 
 async def test_dormancy_timer(session: Session, store: EventStore) -> None:
@@ -230,7 +246,7 @@ async def test_continue_as_new_carries_state(session: Session, store: EventStore
         "process": process_block(process_id),
     }
     handle = await session.client.start_workflow(
-        CooperationProcessWorkflow.run,
+        "CooperationProcess",
         ProcessStart(open_process=open_cmd, continue_as_new_after=60),
         id=workflow_id,
         task_queue=session.task_queue,
