@@ -1,7 +1,8 @@
 """`accord codec-server`: serve the payload codec to the Temporal web UI.
 
 Keys from `ACCORD_CODEC_KEYS` / `ACCORD_CODEC_KEYS_FILE`, the shared secret from
-`ACCORD_CODEC_SERVER_TOKEN`; see `security/codec_server.py` for the protocol.
+`ACCORD_CODEC_SERVER_TOKEN` / `ACCORD_CODEC_SERVER_TOKEN_FILE` (a mounted secret in the
+compose deployment); see `security/codec_server.py` for the protocol.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from security.codec import AesGcmCodec, codec_keys_from_env
@@ -34,21 +37,42 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
 
 
+def server_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """`ACCORD_CODEC_SERVER_TOKEN`, else the first line of `ACCORD_CODEC_SERVER_TOKEN_FILE`."""
+    env = os.environ if environ is None else environ
+    token = env.get("ACCORD_CODEC_SERVER_TOKEN")
+    if token:
+        return token
+    path = env.get("ACCORD_CODEC_SERVER_TOKEN_FILE")
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text().strip().splitlines()
+    except (OSError, UnicodeDecodeError):
+        raise KeyConfigError("ACCORD_CODEC_SERVER_TOKEN_FILE: cannot read the file") from None
+    return lines[0].strip() if lines else None
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         keys = codec_keys_from_env()
+        token = server_token()
     except KeyConfigError as err:
         print(f"accord: {err}", file=sys.stderr)
         return 2
-    token = os.environ.get("ACCORD_CODEC_SERVER_TOKEN")
     if keys is None or not token:
         print(
-            "accord: codec-server needs ACCORD_CODEC_KEYS (or _FILE) and ACCORD_CODEC_SERVER_TOKEN",
+            "accord: codec-server needs ACCORD_CODEC_KEYS (or _FILE) and"
+            " ACCORD_CODEC_SERVER_TOKEN (or _FILE)",
             file=sys.stderr,
         )
         return 2
     origins = args.origin or [DEFAULT_ORIGIN]
-    server = CodecServer(AesGcmCodec(keys), token, origins, host=args.host, port=args.port)
+    try:
+        server = CodecServer(AesGcmCodec(keys), token, origins, host=args.host, port=args.port)
+    except (ValueError, OSError) as err:  # a short token, a port in use
+        print(f"accord: codec-server: {err}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -9,6 +9,12 @@ UI has no access token: sign in once at `<server>/login`, then enable "Include
 cross-origin credentials" in the UI's codec settings). CORS admits only the configured
 UI origins; preflights need no token (browsers never send one with them).
 
+It is a decryption oracle, so nothing of a request is read before it is known to be
+allowed: the token is checked on the headers alone, then a `Content-Length` is required
+and checked against the cap, and only then is the body read (at most that many bytes,
+within `REQUEST_TIMEOUT`). A refused request is answered at once and its connection
+closed without reading its body. `/login` reads at most `MAX_LOGIN_BODY` bytes.
+
 Standard library only: `ThreadingHTTPServer` in a background thread; the codec is
 synchronous and thread-safe.
 """
@@ -37,7 +43,12 @@ from security.codec import AesGcmCodec, CodecError, codec_keys_from_env
 DEFAULT_PORT = 8888
 DEFAULT_ORIGIN = "http://127.0.0.1:8233"
 MAX_BODY = 16 * 1024 * 1024  # a history page's payloads; Temporal caps one payload at 2 MiB
+MAX_LOGIN_BODY = 4096  # a form with one token
+REQUEST_TIMEOUT = 30.0  # seconds a client may take to send a request (slow senders)
 COOKIE = "accord_codec"
+# `/login` lets anyone guess: the token must be out of reach of guessing (`openssl rand
+# -base64 32`, as deploy/init-secrets.sh does).
+MIN_TOKEN = 16
 
 log = structlog.get_logger("accord.codec_server")
 
@@ -119,8 +130,11 @@ class CodecServer:
         host: str = "127.0.0.1",
         port: int = DEFAULT_PORT,
     ) -> None:
-        if not token:
-            raise ValueError("the codec server needs a token (ACCORD_CODEC_SERVER_TOKEN)")
+        if len(token) < MIN_TOKEN:
+            raise ValueError(
+                f"the codec server needs a token of at least {MIN_TOKEN} characters"
+                " (ACCORD_CODEC_SERVER_TOKEN)"
+            )
         self.codec = codec
         self.origins = frozenset(o.rstrip("/") for o in origins)
         # Digests are compared, so compare_digest's time does not depend on the length.
@@ -182,6 +196,9 @@ def _handler_for(server: CodecServer) -> type[BaseHTTPRequestHandler]:
         server_version = "AccordCodec"
         sys_version = ""
         protocol_version = "HTTP/1.1"
+        # Applies to every read of the connection: headers, body, the idle wait between
+        # requests; a client that stalls is dropped instead of holding a thread.
+        timeout = REQUEST_TIMEOUT
 
         def log_message(self, format: str, *args: Any) -> None:
             # Request lines only (method, path, status); bodies are never logged.
@@ -204,6 +221,11 @@ def _handler_for(server: CodecServer) -> type[BaseHTTPRequestHandler]:
             content_type: str = "application/json",
             extra: Callable[[], None] | None = None,
         ) -> None:
+            if self.command != "POST" and (
+                self.headers.get("Transfer-Encoding")
+                or (self.headers.get("Content-Length") or "0").strip() != "0"
+            ):
+                self.close_connection = True  # a body nobody reads: no next request after it
             self.send_response(status)
             self._cors()
             if extra is not None:
@@ -212,6 +234,8 @@ def _handler_for(server: CodecServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            if self.close_connection:
+                self.send_header("Connection", "close")  # the client knows not to send more
             self.end_headers()
             if body and self.command != "HEAD":
                 self.wfile.write(body)
@@ -225,16 +249,36 @@ def _handler_for(server: CodecServer) -> type[BaseHTTPRequestHandler]:
 
             self._reply(status, json.dumps({"error": message}).encode(), extra=extra)
 
-        def _body(self) -> bytes | None:
-            try:
-                length = int(self.headers.get("Content-Length") or "0")
-            except ValueError:
-                length = -1
-            if length < 0 or length > MAX_BODY:
-                self.close_connection = True
-                self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+        def _refuse(self, status: HTTPStatus, message: str) -> None:
+            """Answer without reading the body: the connection cannot carry another request."""
+            self.close_connection = True
+            self._error(status, message)
+
+        def _body(self, limit: int) -> bytes | None:
+            """The body, read only up to its declared length and the limit; None if refused."""
+            if self.headers.get("Transfer-Encoding"):
+                self._refuse(HTTPStatus.LENGTH_REQUIRED, "Content-Length required, no chunks")
                 return None
-            return self.rfile.read(length)
+            declared = self.headers.get("Content-Length")
+            if declared is None:
+                self._refuse(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
+                return None
+            if not declared.strip().isdigit():
+                self._refuse(HTTPStatus.BAD_REQUEST, "Content-Length must be a number")
+                return None
+            length = int(declared)
+            if length > limit:
+                self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body above {limit} bytes")
+                return None
+            try:
+                raw = self.rfile.read(length)
+            except OSError:  # the timeout, or the client went away
+                self.close_connection = True
+                return None
+            if len(raw) != length:
+                self.close_connection = True
+                return None
+            return raw
 
         def do_OPTIONS(self) -> None:
             origin = (self.headers.get("Origin") or "").rstrip("/")
@@ -260,16 +304,19 @@ def _handler_for(server: CodecServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             endpoint = self._endpoint()
             if endpoint not in ("encode", "decode", "login"):
-                self._error(HTTPStatus.NOT_FOUND, "not found")
-                return
-            raw = self._body()
-            if raw is None:
+                self._refuse(HTTPStatus.NOT_FOUND, "not found")
                 return
             if endpoint == "login":
-                self._login(raw)
+                raw = self._body(MAX_LOGIN_BODY)
+                if raw is not None:
+                    self._login(raw)
                 return
+            # The headers alone decide: an unauthorized caller's body is never read.
             if not server.authorized(self.headers.get("Authorization"), self.headers.get("Cookie")):
-                self._error(HTTPStatus.UNAUTHORIZED, "codec server token required")
+                self._refuse(HTTPStatus.UNAUTHORIZED, "codec server token required")
+                return
+            raw = self._body(MAX_BODY)
+            if raw is None:
                 return
             try:
                 payloads = payloads_from_json(json.loads(raw or b"{}"))

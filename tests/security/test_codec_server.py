@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -11,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from security import codec_server
 from security.codec import ENCODING, AesGcmCodec
-from security.codec_server import CodecServer, ui_codec_endpoint
+from security.codec_server import MAX_BODY, CodecServer, ui_codec_endpoint
 from tests.security.conftest import ring, ring_text
 
 TOKEN = "s3cret-codec-token"
@@ -153,8 +156,73 @@ def test_bad_requests(server: CodecServer) -> None:
 
 
 def test_server_needs_a_token() -> None:
-    with pytest.raises(ValueError, match="ACCORD_CODEC_SERVER_TOKEN"):
-        CodecServer(AesGcmCodec(ring("k1")), "", port=0)
+    for weak in ("", "short-token"):  # /login lets anyone guess
+        with pytest.raises(ValueError, match="at least 16 characters"):
+            CodecServer(AesGcmCodec(ring("k1")), weak, port=0)
+
+
+def exchange(server: CodecServer, head: str, wait: float = 5.0) -> tuple[bytes, float]:
+    """Send a request's head only (never its body) and read the reply until the server
+    closes: (reply, seconds until the server closed). Raises TimeoutError if it waits."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=wait) as conn:
+        conn.sendall(head.encode())
+        start, reply = time.monotonic(), b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+        return reply, time.monotonic() - start
+
+
+def head(path: str, *lines: str) -> str:
+    return "\r\n".join(
+        [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Origin: {UI}", *lines, "", ""]
+    )
+
+
+def test_unauthorized_requests_are_answered_before_their_body_is_sent(
+    server: CodecServer,
+) -> None:
+    """A 10 MiB body is announced but never sent: the server answers from the headers and
+    closes; had it read the body first, it would wait, and `exchange` would time out."""
+    announced = f"Content-Length: {10 * 1024 * 1024}"
+    for credentials in ([], ["Authorization: Bearer wrong-token-of-some-length"]):
+        reply, closed_after = exchange(server, head("/decode", announced, *credentials))
+        assert reply.startswith(b"HTTP/1.1 401 "), reply[:80]
+        assert b"\r\nConnection: close\r\n" in reply
+        assert closed_after < 2
+    # Unknown endpoints and oversized logins alike.
+    reply, _ = exchange(server, head("/other", announced))
+    assert reply.startswith(b"HTTP/1.1 404 ")
+    reply, _ = exchange(server, head("/login", announced))
+    assert reply.startswith(b"HTTP/1.1 413 ")
+
+
+def test_authorized_bodies_are_bounded_before_they_are_read(server: CodecServer) -> None:
+    bearer = f"Authorization: Bearer {TOKEN}"
+    too_big = f"Content-Length: {MAX_BODY + 1}"
+    reply, _ = exchange(server, head("/decode", bearer, too_big))
+    assert reply.startswith(b"HTTP/1.1 413 ")
+    # No length: nothing is read until the connection ends.
+    reply, _ = exchange(server, head("/decode", bearer))
+    assert reply.startswith(b"HTTP/1.1 411 ")
+    reply, _ = exchange(server, head("/decode", bearer, "Transfer-Encoding: chunked"))
+    assert reply.startswith(b"HTTP/1.1 411 ")
+    reply, _ = exchange(server, head("/decode", bearer, "Content-Length: -5"))
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    # The contrast that makes the tests above mean something: an authorized request with a
+    # body still to come is waited for.
+    with pytest.raises(TimeoutError):
+        exchange(server, head("/decode", bearer, "Content-Length: 20"), wait=0.5)
+
+
+def test_a_stalled_sender_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codec_server, "REQUEST_TIMEOUT", 0.5)
+    stalled = CodecServer(AesGcmCodec(ring("k1")), TOKEN, [UI], port=0).start()
+    try:
+        bearer = f"Authorization: Bearer {TOKEN}"
+        reply, closed_after = exchange(stalled, head("/decode", bearer, "Content-Length: 20"))
+        assert reply == b"" and closed_after < 3
+    finally:
+        stalled.stop()
 
 
 def test_dev_server_ui_flag_only_with_codec_keys() -> None:
