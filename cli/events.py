@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
+from domain.text import visible
 from store import EventStore, RecordedEvent, UnknownCheckpoint
 from store.embedded import database_url
 from store.feed import feed_event_json, subscribe
@@ -33,12 +35,20 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="one JSON object per line (NDJSON)")
 
 
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def _line(event: RecordedEvent, as_json: bool) -> str:
     if as_json:
-        return json.dumps(feed_event_json(event), ensure_ascii=False, separators=(",", ":"))
+        # json.dumps escapes C0 controls; C1, separators and bidi characters are escaped
+        # too, so a followed feed printed on a terminal cannot be driven by event data.
+        line = json.dumps(feed_event_json(event), ensure_ascii=False, separators=(",", ":"))
+        return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
     actor = event.metadata.actor or {}
     who = f"{actor.get('party', '-')}:{actor.get('role', '-')}" if actor else "-"
-    return (
+    # Escaped: other services' streams share the feed, and nothing they recorded may
+    # drive the operator's terminal (the JSON form is escaped by json.dumps, below C1).
+    return visible(
         f"{event.position:>10}  {event.metadata.occurred_on}  {event.stream_id} "
         f"v{event.version}  {event.event_type}  {who}"
     )

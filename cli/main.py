@@ -31,6 +31,7 @@ from cli.operations import (
 )
 from cli.session import open_session
 from cli.verification import verification_json
+from domain.text import visible
 from security.keys import KeyConfigError
 
 
@@ -143,7 +144,8 @@ async def _cmd_timeline(args: argparse.Namespace) -> int:
 
     async with open_session(in_process_worker=False) as session:
         entries = await Projections(session.store).timeline(as_workflow_id(args.id))
-    human = "\n".join(f"{e['occurred_on']}  {e['summary']}" for e in entries)
+    # One line per event, whatever the recorded text holds (domain.text.visible).
+    human = "\n".join(visible(f"{e['occurred_on']}  {e['summary']}") for e in entries)
     _print(entries, args.json, human or "no events")
     return 0
 

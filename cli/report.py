@@ -30,6 +30,7 @@ from domain import (
     process_view,
 )
 from domain import events as ev
+from domain.text import visible
 from domain.vocabulary import NATIONAL_BODY, PARTNER, SYSTEM
 from store.model import RecordedEvent
 
@@ -471,8 +472,9 @@ _MD_LINE_START = re.compile(r"^([-+=#]|\d+[.)])")
 
 
 def md(text: str) -> str:
-    """Plain text as inert Markdown: one line, every markup character escaped."""
-    flat = " ".join(text.split())
+    """Plain text as inert Markdown: one line, every markup character escaped, and every
+    control or bidi character written as its escape (the document may go to a terminal)."""
+    flat = visible(" ".join(text.split()))
     escaped = _MD_SPECIAL.sub(r"\\\1", flat)
     # `- x` and `# x` take the backslash in front; `1. x` on its punctuation (digits
     # cannot be escaped).
@@ -553,7 +555,8 @@ _CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 
 def _h(text: str) -> str:
-    return html.escape(text, quote=True)
+    # Control and bidi characters escaped too: `--format html` may be printed on a terminal.
+    return html.escape(visible(text, keep_newlines=True), quote=True)
 
 
 def to_html(report: Report) -> str:

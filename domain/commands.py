@@ -23,7 +23,7 @@ from pydantic import (
 
 from domain.errors import MESSAGE_LIMIT, DomainError
 from domain.parties import Actor, ProcessConfig, Signatory
-from domain.text import INPUT, Line, Name, Reason, Text, echo
+from domain.text import INPUT, Line, Name, Reason, Text, echo, rule_broken
 from domain.vocabulary import (
     AgencyKey,
     Classification,
@@ -496,11 +496,15 @@ def _invalid_input(name: str, exc: ValidationError) -> DomainError:
             f"see contracts/commands/{name}.json for the fields a command has",
             None,
         )
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+    # Inputs are kept only to find the forbidden character a text rule names (never
+    # quoted); the problem count is bounded above, so copying them stays cheap.
+    for error in exc.errors(include_url=False, include_input=True, include_context=True):
         path = ".".join(echo(part) for part in error["loc"])
         if first_field is None:
             first_field = path or None
-        rule = error["msg"].removeprefix("Value error, ")
+        pattern = error.get("ctx", {}).get("pattern")
+        rule = rule_broken(error["type"], pattern, error.get("input")) or error["msg"]
+        rule = rule.removeprefix("Value error, ")
         problems.append(f"field '{path or '(payload)'}': {echo(rule, 160)}")
         if len(problems) == MAX_PROBLEMS:
             break

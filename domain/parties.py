@@ -17,7 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from domain.text import Name, ShortName
+from domain.text import ConfigName as Name
+from domain.text import ConfigShortName as ShortName
 from domain.vocabulary import (
     AGENCY_ROLES,
     NATIONAL_BODY,

@@ -1,10 +1,9 @@
 """Text hygiene and bounded echoes: one place for what a command's text may contain.
 
-Every text field of a command (and of the process configuration given at `open_process`)
-is one of the types below. When a command is parsed from input (`parse_command`, the one
-door for every caller: Temporal updates and starts, the CLI, scenarios), each value is
-stripped of surrounding whitespace and must then be non-empty where the field is required,
-and is refused `invalid_input` if it holds:
+Every text field of a command and of the process configuration given at `open_process`
+is one of the types below. On input, each value is stripped of surrounding whitespace,
+must then be non-empty where the field is required, and is refused `invalid_input` if it
+holds:
 
 - a control character (C0, DEL, C1, U+2028/U+2029): none at all in single-line fields
   (names, venues, places, titles, countries); newline and tab are allowed in free text
@@ -16,12 +15,24 @@ The bidi *marks* U+200E, U+200F and U+061C are allowed: they are zero-width stro
 characters that right-to-left keyboards insert in ordinary Arabic or Hebrew text, and
 they cannot reorder letters, only the placement of neutral characters next to them.
 
-The checks run only under the input context (`INPUT`), not when a model is rebuilt from
-storage (events, snapshots): a fact recorded before these rules existed must stay
-readable, and stored values are never rewritten by a later rule.
+Two forms of one rule (the character classes are defined once, here):
+
+- A command's own fields (`Name`, `Line`, `Text`, `Reason`) are checked by pydantic's
+  core (strip, length and a pattern, no Python call per field: `parse_command` is on every
+  update's path). Commands are only ever input, never read back from storage.
+- The process configuration and actors (`ConfigName`, `ConfigShortName`, in
+  `domain/parties.py`) are also part of recorded events (`ProcessOpened`,
+  `InstrumentSigned`) and snapshots, so they are checked only under the input context
+  (`INPUT`, passed by `parse_command`): a fact recorded before these rules existed stays
+  readable, and a stored value is never rewritten by a later rule.
+
+The JSON Schema of each type is kept as it was (length bounds only), so the published
+contracts and the events' schemas do not change; the rule is in `contracts/`' README
+and in the rejection message.
 
 `echo` is how a rejection may quote anything it did not generate itself (an unknown key,
-a path, a command name): sanitized and cut short, never the rejected value.
+a path, a command name): sanitized and cut short, never the rejected value. `visible` is
+how the CLI prints recorded text on a terminal.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, StringConstraints, ValidationInfo
+from pydantic import AfterValidator, StringConstraints, ValidationInfo, WithJsonSchema
 
 # The validation context under which input hygiene applies (see the module docstring).
 INPUT_KEY = "accord_input"
@@ -63,6 +74,8 @@ def _problem(value: str, forbidden: re.Pattern[str], single_line: bool) -> str |
     if found is None:
         return None
     code = f"U+{ord(found.group()):04X}"
+    if found.group() == "\x00":  # PostgreSQL's jsonb cannot store it either
+        return "must not contain the NUL character (U+0000)"
     if _BIDI.match(found.group()):
         return f"must not contain bidirectional embedding, override or isolate characters ({code})"
     if single_line:
@@ -98,39 +111,67 @@ def _no_nul(value: str) -> str:
 
 _NO_NUL = AfterValidator(_no_nul)
 
-# Single-line text: names of people and bodies, venues, places, titles, countries.
-Name = Annotated[
+# The same classes as pydantic-core (Rust regex) patterns, for a command's own fields.
+_SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+_FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+
+
+def _command_text(
+    *, single_line: bool, min_length: int, max_length: int
+) -> tuple[StringConstraints, WithJsonSchema]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_length}
+    if min_length:
+        schema["minLength"] = min_length
+    constraints = StringConstraints(
+        strip_whitespace=True,
+        min_length=min_length,
+        max_length=max_length,
+        pattern=_SINGLE_LINE_PATTERN if single_line else _FREE_TEXT_PATTERN,
+    )
+    return constraints, WithJsonSchema(schema)
+
+
+_NAME = _command_text(single_line=True, min_length=1, max_length=200)
+_LINE = _command_text(single_line=False, min_length=1, max_length=500)
+_TEXT = _command_text(single_line=False, min_length=0, max_length=2000)
+_REASON = _command_text(single_line=False, min_length=1, max_length=2000)
+
+# A command's single-line text: names of people, venues, places, titles (200).
+Name = Annotated[str, _NAME[0], _NAME[1]]
+# A command's free text: one condition, point, proposal or gap (required, 500);
+# summaries, notes and conclusions (optional, 2,000); reasons (required, 2,000).
+Line = Annotated[str, _LINE[0], _LINE[1]]
+Text = Annotated[str, _TEXT[0], _TEXT[1]]
+Reason = Annotated[str, _REASON[0], _REASON[1]]
+
+# The configuration's and actors' single-line text, checked on input only.
+ConfigName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200),
     _NO_NUL,
     _hygiene(single_line=True, required=True),
 ]
-ShortName = Annotated[
+ConfigShortName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=40),
     _NO_NUL,
     _hygiene(single_line=True, required=True),
 ]
-# Free text: one condition, point, proposal or gap (required, 500); summaries, notes and
-# conclusions (optional content, 2,000); reasons (required, 2,000).
-Line = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=500),
-    _NO_NUL,
-    _hygiene(single_line=False, required=True),
-]
-Text = Annotated[
-    str,
-    StringConstraints(max_length=2000),
-    _NO_NUL,
-    _hygiene(single_line=False, required=False),
-]
-Reason = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=2000),
-    _NO_NUL,
-    _hygiene(single_line=False, required=True),
-]
+
+
+def rule_broken(error_type: str, pattern: object, value: object) -> str | None:
+    """The rule a pydantic error on one of the command text types stands for, or None.
+
+    `value` (the rejected text) is only searched for its first forbidden character, whose
+    code point the rule names; it is never quoted."""
+    if error_type == "string_too_short":
+        return "must not be empty or only whitespace"
+    if error_type == "string_pattern_mismatch" and isinstance(value, str):
+        if pattern == _SINGLE_LINE_PATTERN:
+            return _problem(value, _SINGLE_LINE_FORBIDDEN, True)
+        if pattern == _FREE_TEXT_PATTERN:
+            return _problem(value, _FREE_TEXT_FORBIDDEN, False)
+    return None
 
 
 def echo(value: object, limit: int = ECHO_LIMIT) -> str:
