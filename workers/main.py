@@ -46,13 +46,16 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
+def build_worker(
+    client: Client, store: EventStore, task_queue: str, *, max_cached_workflows: int | None = None
+) -> Worker:
     """The worker of Accord's workflows and activity (settings measured in BENCHMARKS.md).
 
     A cached workflow costs the worker ~0.2 MB (sandbox and SDK state, whatever the
     process): `ACCORD_MAX_CACHED_WORKFLOWS` (the SDK's 1,000 by default) bounds the worker's
     memory whatever the number of open processes; an evicted process is replayed from its
-    history on its next command.
+    history on its next command. With 0, every workflow task replays the whole history:
+    the determinism runs of the tests use that to compare live and replayed decisions.
     """
     recorder = ProcessRecorder(store, Projections(store))
     return Worker(
@@ -62,7 +65,9 @@ def build_worker(client: Client, store: EventStore, task_queue: str) -> Worker:
         activities=[recorder.record_events, ProcessLoader(store).load_process],
         workflow_runner=workflow_runner(),
         max_concurrent_activities=int(os.environ.get("ACCORD_MAX_CONCURRENT_ACTIVITIES", "50")),
-        max_cached_workflows=int(os.environ.get("ACCORD_MAX_CACHED_WORKFLOWS", "1000")),
+        max_cached_workflows=max_cached_workflows
+        if max_cached_workflows is not None
+        else int(os.environ.get("ACCORD_MAX_CACHED_WORKFLOWS", "1000")),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

@@ -228,7 +228,7 @@ class CooperationProcessWorkflow:
                     "update_id",
                 )
             return  # the same command again: answered with its recorded outcome
-        if self._draining or self._queued >= MAX_QUEUED:
+        if self._draining or self._draining_wanted() or self._queued >= MAX_QUEUED:
             raise refusal(
                 "busy",
                 f"{name}: the process is busy (moving to a new run or at its queue limit); "
@@ -381,6 +381,8 @@ class CooperationProcessWorkflow:
             )
 
     async def _fire_due_clocks(self) -> None:
+        if not clocks.due(self._clocks, workflow.time()):
+            return  # never queue for the lock for nothing: commands hold it back to back
         async with self._lock:
             for clock in clocks.due(self._clocks, workflow.time()):
                 if self._state.stage in TERMINAL:

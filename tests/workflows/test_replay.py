@@ -70,12 +70,14 @@ async def test_export(session: Session) -> None:
     for name in EXPORTED:
         run = await run_scenario(session, SCENARIOS / f"{name}.yaml", quiet=True, suffix="h")
         assert run.ok, [s.to_json() for s in run.steps if not s.ok]
-        ids = [run.workflow_id]
-        ids += [
-            wf.id
-            async for wf in session.client.list_workflows(f"ParentWorkflowId = '{run.workflow_id}'")
+        # Every run of the process, continued-as-new ones included, named by workflow id
+        # (and run number after the first).
+        runs = [
+            wf.run_id
+            async for wf in session.client.list_workflows(f"WorkflowId = '{run.workflow_id}'")
         ]
-        for workflow_id in ids:
-            # Named by workflow id: child ids derive from it, so replay needs the original.
-            history = await session.client.get_workflow_handle(workflow_id).fetch_history()
-            (HISTORIES / f"{workflow_id}.json").write_text(history.to_json())
+        for number, run_id in enumerate(reversed(runs)):
+            handle = session.client.get_workflow_handle(run.workflow_id, run_id=run_id)
+            history = await handle.fetch_history()
+            suffix = f"-run{number + 1}" if number else ""
+            (HISTORIES / f"{run.workflow_id}{suffix}.json").write_text(history.to_json())
