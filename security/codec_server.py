@@ -185,10 +185,10 @@ class CodecServer:
         self._httpd.serve_forever()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
+        if self._thread is not None:  # shutdown() waits for a serve loop that never began
+            self._httpd.shutdown()
             self._thread.join(timeout=5)
+        self._httpd.server_close()
 
 
 def _handler_for(server: CodecServer) -> type[BaseHTTPRequestHandler]:

@@ -35,7 +35,9 @@ DEPENDENCIES = {
     "temporal-ui": {
         "temporal": "service_healthy",
         "temporal-setup": "service_completed_successfully",
+        "codec-server": "service_healthy",
     },
+    "codec-server": {},
     "migrate": {"postgres": "service_healthy"},
     "worker": {
         "migrate": "service_completed_successfully",
@@ -44,7 +46,19 @@ DEPENDENCIES = {
     },
 }
 ONE_SHOT = {"temporal-schema", "temporal-setup", "migrate"}
-PUBLISHED = {"postgres": "127.0.0.1:5432:5432", "temporal": "7233:7233", "temporal-ui": "8080:8080"}
+# Every published port on loopback only: nothing listens for the network by default.
+PUBLISHED = {
+    "postgres": "127.0.0.1:5432:5432",
+    "temporal": "127.0.0.1:7233:7233",
+    "temporal-ui": "127.0.0.1:8080:8080",
+    "codec-server": "127.0.0.1:8888:8888",
+}
+# The services built from the Accord image, and the secrets each one mounts.
+ACCORD_IMAGE = {"worker", "migrate", "codec-server"}
+SECRETS = {
+    "worker": {"accord_codec_keys", "accord_actor_keys"},
+    "codec-server": {"accord_codec_keys", "accord_codec_server_token"},
+}
 
 
 @cache
@@ -89,6 +103,8 @@ def test_schema_tools_match_the_server() -> None:
 def test_ports() -> None:
     for name, service in services().items():
         assert service.get("ports", []) == ([PUBLISHED[name]] if name in PUBLISHED else []), name
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is not loopback only"
     # `docker compose up --scale worker=3` needs neither fixed names nor host ports.
     assert "container_name" not in services()["worker"]
 
@@ -129,7 +145,8 @@ def test_start_order_has_no_cycle() -> None:
         order += ready
         for s in ready:
             del pending[s]
-    assert order[0] == "postgres" and order[-1] == "worker"
+    # The roots start at once (the codec server needs nothing); the worker comes last.
+    assert set(order[:2]) == {"postgres", "codec-server"} and order[-1] == "worker"
 
 
 def test_mounted_files_exist() -> None:
@@ -225,11 +242,92 @@ def test_worker_image() -> None:
     assert 'CMD ["accord", "worker"]' in dockerfile
     # Secrets stay out of the compose file; the worker starts without them.
     assert services()["worker"]["env_file"] == [{"path": "./deploy/worker.env", "required": False}]
-    for name in ("worker", "migrate"):
+    for name in ACCORD_IMAGE:
         assert services()[name]["build"] == {"context": ".", "dockerfile": "Dockerfile"}
     assert services()["migrate"]["command"] == ["accord", "db", "migrate"]
     ignored = (ROOT / ".dockerignore").read_text().split()
-    assert {".venv", ".data", ".tools", ".git"} <= set(ignored)
+    # `deploy` holds the secrets: they must never be copied into the image.
+    assert {".venv", ".data", ".tools", ".git", "deploy"} <= set(ignored)
+
+
+def test_encryption_is_on_with_keys_from_secrets() -> None:
+    """The worker encrypts (and refuses plaintext) with a ring mounted as a secret; the
+    codec server has the same ring; no key or token is ever inline."""
+    declared = compose()["secrets"]
+    for name, mounted in SECRETS.items():
+        assert set(services()[name]["secrets"]) == mounted, name
+    for secret in set().union(*SECRETS.values()):
+        source = declared[secret]["file"]
+        assert source.startswith("./deploy/secrets/"), secret
+        assert (
+            subprocess.run(  # never committed
+                ["git", "check-ignore", "-q", source], cwd=ROOT, check=False
+            ).returncode
+            == 0
+        ), source
+    keys_file = "/run/secrets/accord_codec_keys"
+    assert environment("worker")["ACCORD_CODEC_KEYS_FILE"] == keys_file
+    assert environment("codec-server")["ACCORD_CODEC_KEYS_FILE"] == keys_file
+    assert environment("worker")["ACCORD_ACTOR_KEYS_FILE"] == "/run/secrets/accord_actor_keys"
+    assert (
+        environment("codec-server")["ACCORD_CODEC_SERVER_TOKEN_FILE"]
+        == "/run/secrets/accord_codec_server_token"
+    )
+    for name in services():
+        env = environment(name)
+        for inline in (
+            "ACCORD_CODEC_KEYS",
+            "ACCORD_ACTOR_KEYS",
+            "ACCORD_CODEC_SERVER_TOKEN",
+            "ACCORD_ACTOR_TOKEN",
+            "ACCORD_CODEC_ACCEPT_PLAINTEXT",  # plaintext is refused, always, here
+            "ACCORD_REQUIRE_ACTOR_TOKEN",
+        ):
+            assert inline not in env, f"{name}: {inline} must not be set here"
+
+
+def test_the_ui_decodes_through_the_codec_server() -> None:
+    """The browser calls the codec server at its published address, with the cookie of
+    its /login; the codec server admits the UI's origin only."""
+    ui = environment("temporal-ui")
+    ui_port = PUBLISHED["temporal-ui"].split(":")[1]
+    codec_port = PUBLISHED["codec-server"].split(":")[1]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"] == f"http://localhost:{codec_port}"
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "false"
+    origin = f"http://localhost:{ui_port}"
+    assert ui["TEMPORAL_CORS_ORIGINS"] == origin
+    command = services()["codec-server"]["command"]
+    assert command[:2] == ["accord", "codec-server"]
+    options = dict(zip(command[2::2], command[3::2], strict=True))
+    assert options == {"--host": "0.0.0.0", "--port": codec_port, "--origin": origin}
+
+
+def test_init_secrets_makes_keys_the_services_accept(tmp_path: Path) -> None:
+    """deploy/init-secrets.sh makes rings and a token the code loads, in a private folder,
+    and never overwrites them."""
+    from cli.codec_server import server_token
+    from security.actor_token import actor_keys_from_env
+    from security.codec import AesGcmCodec, codec_keys_from_env
+    from security.codec_server import CodecServer
+
+    script = tmp_path / "deploy" / "init-secrets.sh"
+    script.parent.mkdir()
+    script.write_bytes((ROOT / "deploy" / "init-secrets.sh").read_bytes())
+    subprocess.run(["sh", str(script)], check=True, capture_output=True, timeout=30)
+    secrets = tmp_path / "deploy" / "secrets"
+    assert secrets.stat().st_mode & 0o777 == 0o700
+    made = {path.name: path.read_bytes() for path in secrets.iterdir()}
+    assert set(made) == {"codec-keys", "actor-keys", "codec-server-token"}
+    assert made["codec-keys"] != made["actor-keys"]
+    codec_keys = codec_keys_from_env({"ACCORD_CODEC_KEYS_FILE": str(secrets / "codec-keys")})
+    actor_keys = actor_keys_from_env({"ACCORD_ACTOR_KEYS_FILE": str(secrets / "actor-keys")})
+    assert codec_keys is not None and actor_keys is not None
+    token = server_token({"ACCORD_CODEC_SERVER_TOKEN_FILE": str(secrets / "codec-server-token")})
+    assert token is not None
+    CodecServer(AesGcmCodec(codec_keys), token, port=0).stop()  # long enough a token
+    subprocess.run(["sh", str(script)], check=True, capture_output=True, timeout=30)
+    assert {path.name: path.read_bytes() for path in secrets.iterdir()} == made
 
 
 def _compose_cli() -> list[str] | None:
