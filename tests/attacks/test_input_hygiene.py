@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import time
 import uuid
@@ -28,6 +29,7 @@ from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.update.v1 import Input, Meta, Request, WaitPolicy
 from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from cli.session import Session
@@ -71,7 +73,20 @@ async def send(
             lifecycle_stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
         ),
     )
-    response = await env.client.workflow_service.update_workflow_execution(request)
+    # Temporal caps the updates in flight per workflow (10 on the dev server) and answers
+    # RESOURCE_EXHAUSTED above it: a well-behaved client sends again with the same update
+    # id after a pause, as here (the SDK's own retries give up after a few seconds).
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            response = await env.client.workflow_service.update_workflow_execution(
+                request, retry=True
+            )
+            break
+        except RPCError as err:
+            if err.status != RPCStatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2 + random.random() / 2)
     outcome = response.outcome
     if not outcome.HasField("failure"):
         return True, None, "", {}
