@@ -62,9 +62,11 @@ from cli.scenario import load
 from cli.session import Session
 from domain import decide, fold, initial_state, parse_command
 from domain.errors import ERROR_CODES
+from security.actor_binding import ActorBinding
 from store import EventStore
 from store.embedded import project_root
 from store.projections import Projections
+from tests.actor_keys import TEST_ACTOR_KEYS
 from tests.faults.cluster import Cluster
 from workflows.contracts import CommandResult
 from workflows.process import workflow_id_for
@@ -398,7 +400,13 @@ async def _explain(client: Client, store: EventStore, driver: StoryClient) -> st
 
 
 async def _connect_client(cluster: Cluster) -> Client:
-    return await Client.connect(cluster.temporal.address, data_converter=pydantic_data_converter)
+    # The cluster's `accord worker` requires actor tokens (the session's ring, inherited
+    # through ACCORD_ACTOR_KEYS): mint one per command as the CLI does.
+    return await Client.connect(
+        cluster.temporal.address,
+        data_converter=pydantic_data_converter,
+        interceptors=[ActorBinding(keys=TEST_ACTOR_KEYS)],
+    )
 
 
 # -- the tests -------------------------------------------------------------------------------

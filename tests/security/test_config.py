@@ -22,7 +22,7 @@ from cli.main import main
 from security.actor_binding import ActorBinding
 from security.actor_token import verify
 from security.codec import AesGcmCodec, header_codec_behavior
-from security.keys import KeyConfigError
+from security.keys import KeyConfigError, parse_keyring
 from tests.security.conftest import ring, ring_text
 from workers.config import TemporalSettings
 
@@ -276,3 +276,49 @@ def test_dev_server_starts_with_the_ui_codec_endpoint(
                 break
             time.sleep(0.1)
         (tmp_path / "temporal.pid").unlink(missing_ok=True)
+
+
+async def test_the_embedded_default_needs_no_key_setup(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`make run`'s path with no actor keys anywhere: the CLI creates the local ring, its
+    in-process worker requires tokens from it, every command carries one, and the ring is
+    there afterwards for `accord actor-token` and any later command."""
+    import asyncio
+
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k not in SECURITY_VARS}
+    env.update(
+        DATABASE_URL=database_url,
+        ACCORD_DATA_DIR=str(data),
+        ACCORD_TEMPORAL_PORT=str(_free_port()),
+        ACCORD_TEMPORAL_UI_PORT=str(_free_port()),
+    )
+    accord = str(Path(sys.executable).parent / "accord")
+    scenario = Path(__file__).resolve().parents[2] / "scenarios" / "suspension-resumed.yaml"
+    proc = await asyncio.create_subprocess_exec(
+        accord, "scenario", "run", str(scenario), "--json", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 240)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    run = json.loads(out)
+    assert run["verify"]["ok"] is True and all(s["ok"] for s in run["steps"])
+    # Its refusals are the scenario's own (domain rules), never a missing token.
+    assert all("actor token" not in (s.get("message") or "") for s in run["steps"])
+    ring_file = data / "keys" / "actor.keys"
+    assert ring_file.stat().st_mode & 0o777 == 0o600
+    assert (data / "keys").stat().st_mode & 0o777 == 0o700
+    # The same ring serves `accord actor-token` on this machine, with no variable set.
+    for name in SECURITY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACCORD_DATA_DIR", str(data))
+    process = run["process_id"]
+    capsys.readouterr()
+    assert main(["actor-token", "--actor", "national_body:chair", "--process", process]) == 0
+    token = capsys.readouterr().out.strip()
+    local = parse_keyring(ring_file.read_text(), source="test")
+    assert verify(token, local, datetime.now(UTC), process=process).role == "chair"

@@ -300,3 +300,29 @@ def test_max_lifetime_from_env() -> None:
     for bad in ("PT30S", "P2D", "P36500D", "forever"):
         with pytest.raises(KeyConfigError, match="ACCORD_TOKEN_MAX_LIFETIME"):
             max_lifetime_from_env({"ACCORD_TOKEN_MAX_LIFETIME": bad})
+
+
+def test_the_documented_shell_recipe_mints_a_valid_token(tmp_path: Path) -> None:
+    """SECURITY.md's shell lines (openssl only) make a token `verify` accepts."""
+    import re
+    import subprocess
+
+    doc = (Path(__file__).resolve().parents[2] / "SECURITY.md").read_text()
+    [recipe] = re.findall(
+        r"<!-- mint-sh:begin -->\n```sh\n(.*?)```\n<!-- mint-sh:end -->", doc, re.S
+    )
+    keys = ring("svc-1", "old")
+    keyfile = tmp_path / "actor.keys"
+    keyfile.write_text("# a comment, with a comma\n" + ring_text(keys).replace(",", "\n"))
+    out = subprocess.run(
+        ["sh", "-c", recipe],
+        env={"PATH": "/usr/bin:/bin", "RING": str(keyfile), "PROCESS": P},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout.strip()
+    claims = verify(out, keys, datetime.now(UTC), process=P)
+    assert claims.identity() == ("mfa", "head", None) and claims.exp - claims.iat == 300
+    with pytest.raises(TokenError, match="another process"):
+        verify(out, keys, datetime.now(UTC), process="az-other")
