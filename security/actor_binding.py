@@ -214,14 +214,16 @@ def _mint_for_command(keys: KeyRing, ttl: timedelta, workflow_id: str, command: 
     actor = _mapping(body.get("actor")) if body is not None else None
     actor = actor or {}
 
-    def text(key: str) -> str | None:
+    def text(key: str, longest: int) -> str | None:
+        # Beyond what the domain accepts, the command is refused anyway: keep the token
+        # small (the worker refuses tokens over 4 KiB) so that refusal is the domain's.
         value = actor.get(key)
-        return value if isinstance(value, str) and value else None
+        return value if isinstance(value, str) and 0 < len(value) <= longest else None
 
     return mint_for(
-        text("party") or _UNREADABLE,
-        text("role") or _UNREADABLE,
-        text("name"),
+        text("party", 64) or _UNREADABLE,
+        text("role", 64) or _UNREADABLE,
+        text("name", 200),
         process=workflow_id.removeprefix(PROCESS_STREAM_PREFIX),
         keys=keys,
         ttl=ttl,
