@@ -64,6 +64,7 @@ from cli.devserver import add_dev_server_arguments, dev_server_tuning_flags, tem
 from cli.operations import send_command, start_process
 from cli.scenario import load
 from cli.session import Session
+from security.keys import local_actor_keys_path
 from store import EventStore
 from store.embedded import database_url, project_root
 from store.feed import subscribe
@@ -686,6 +687,10 @@ async def _measure(
         "DATABASE_URL": url,
         "ACCORD_TEMPORAL_BIN": temporal_binary(),
     }
+    if not (env.get("ACCORD_ACTOR_KEYS") or env.get("ACCORD_ACTOR_KEYS_FILE")):
+        # The workers get TEMPORAL_ADDRESS (so no local ring of their own) and run from a
+        # source snapshot: hand them the ring this client mints its tokens with.
+        env["ACCORD_ACTOR_KEYS_FILE"] = str(local_actor_keys_path())
     arm_env = {k: {**env, "PYTHONPATH": str(src)} for k, src in sources.items()}
     meter = CpuMeter(store.pool, database, server_pid)
     workers = {
