@@ -66,7 +66,7 @@ from cli.scenario import load
 from cli.session import Session
 from security.keys import local_actor_keys_path
 from store import EventStore
-from store.embedded import database_url, project_root
+from store.embedded import admin_url, project_root
 from store.feed import subscribe
 from workers.config import TemporalSettings
 from workflows.process import workflow_id_for
@@ -620,7 +620,7 @@ def snapshot_source(dest: Path, patch: Path | None = None) -> Path:
 
 
 async def run_benchmark(settings: Settings) -> dict[str, Any]:
-    admin = database_url()
+    admin = admin_url()  # creates the benchmark database: the set-up superuser
     name = f"accord_bench_e2e_{uuid.uuid4().hex[:8]}"
     url = f"{admin.rpartition('/')[0]}/{name}"
     conn = await asyncpg.connect(admin)

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from store import EventMetadata, EventStore, NewEvent
-from store.embedded import database_url
+from store.embedded import admin_url
 from store.eventstore import _init_connection
 from store.group_commit import append_arguments
 
@@ -327,7 +327,7 @@ async def rebuild(store: EventStore, page: int = 5000) -> Rate:
 async def run_benchmark(
     events: int, rounds: int, rebuild_events: int, group_commit: int = 1
 ) -> dict[str, float]:
-    admin = database_url()
+    admin = admin_url()
     name = f"accord_bench_{uuid.uuid4().hex[:8]}"
     base = admin.rpartition("/")[0]
     url = f"{base}/{name}"

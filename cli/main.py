@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import os
 import sys
@@ -18,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from cli import actor_token, codec_server, report_cli
+from cli import actor_token, codec_server, report_cli, verification
 from cli import events as events_cli
 from cli import schema as schema_cli
 from cli.operations import (
@@ -30,7 +29,6 @@ from cli.operations import (
     update_id_error,
 )
 from cli.session import open_session
-from cli.verification import verification_json
 from domain.text import visible
 from security.keys import KeyConfigError
 
@@ -151,24 +149,8 @@ async def _cmd_timeline(args: argparse.Namespace) -> int:
 
 
 async def _cmd_verify(args: argparse.Namespace) -> int:
-    from store import EventStore
-    from store.embedded import database_url
-
-    store = await EventStore.connect(database_url())
-    try:
-        report = await store.verify(as_workflow_id(args.stream) if args.stream else None)
-        heads = await store.heads() if args.heads else None
-    finally:
-        await store.close()
-    payload = verification_json(report)
-    if heads is not None:
-        payload["heads"] = [dataclasses.asdict(h) for h in heads]
-    human = (
-        f"verified {payload['events_checked']} events in {payload['streams_checked']} streams: "
-        + ("every hash chain intact" if report.ok else f"BROKEN: {payload['breaks'][0]}")
-    )
-    _print(payload, args.json, human)
-    return 0 if report.ok else 1
+    # Export and comparison of anchored heads: cli/verification.py.
+    return await verification.run(args, as_workflow_id(args.stream) if args.stream else None)
 
 
 async def _cmd_scenario(args: argparse.Namespace) -> int:
@@ -275,9 +257,8 @@ def parser() -> argparse.ArgumentParser:
     s = with_json(sub.add_parser("timeline", help="the process's events as read by a person"))
     s.add_argument("id")
 
-    s = with_json(sub.add_parser("verify", help="check every hash chain"))
-    s.add_argument("--stream", help="only this process")
-    s.add_argument("--heads", action="store_true", help="also export the chain heads")
+    s = with_json(sub.add_parser("verify", help="check every hash chain; export or compare heads"))
+    verification.add_arguments(s)
 
     sc = sub.add_parser("scenario", help="scenario files")
     scs = sc.add_subparsers(dest="scenario_cmd", required=True)

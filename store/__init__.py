@@ -10,9 +10,11 @@ from store.errors import (
 from store.eventstore import EventStore
 from store.migrate import migrate
 from store.model import (
+    AnchoredHeads,
     AppendResult,
     ChainBreak,
     EventMetadata,
+    HeadsSnapshot,
     NewEvent,
     RecordedEvent,
     StreamHead,
@@ -20,11 +22,13 @@ from store.model import (
 )
 
 __all__ = [
+    "AnchoredHeads",
     "AppendResult",
     "ChainBreak",
     "ConcurrencyConflict",
     "EventMetadata",
     "EventStore",
+    "HeadsSnapshot",
     "IdempotencyConflict",
     "NewEvent",
     "RecordedEvent",

@@ -23,8 +23,10 @@ from store.errors import (
 from store.group_commit import GroupCommit, append_arguments, as_columns
 from store.migrate import migrate as run_migrations
 from store.model import (
+    AnchoredHeads,
     AppendResult,
     EventMetadata,
+    HeadsSnapshot,
     NewEvent,
     RecordedEvent,
     StreamHead,
@@ -39,48 +41,18 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# One event (the common case): one plain statement, not a function call (a plpgsql call with
-# its SET costs the server ~25 µs more). The parameters are `append_arguments`; the jsonb
-# values go over the wire as the canonical JSON text the digest was computed on. The CTE `t`
-# draws the xid first, then the position and the time; the head row's write is the guard
-# and the lock (0001_event_log.sql says why that delivers each stream in version order);
-# the event row follows, chained: hash = sha256(prev_hash || digest || position || time µs).
-# No row back: the head was not at the expected version, and `append_refused` says why.
-# `accord.append_event` (0001_event_log.sql) is the same, for clients other than this one.
-_LINK = (
-    "sha256({prev} || $13 || int8send(t.pos)"
-    " || int8send((extract(epoch FROM t.at) * 1000000)::bigint))"
+# Every append is a call of one of the functions of 0006_least_privilege.sql, which run as
+# the schema owner (SECURITY DEFINER): the application role has no INSERT/UPDATE/DELETE on
+# the events and the heads, so tx_id, position and recorded_at are always the database's.
+# One event: `accord.append_event`, whose parameters are `append_arguments` (the jsonb values
+# go over the wire as the canonical JSON text the digest was computed on). It returns the
+# position, or its negation for an idempotent retry, and raises AC001/AC002 itself: one round
+# trip whatever happens. (Until 0006 the store sent the function's statement itself, ~25 µs
+# cheaper on the server; a client may no longer write those rows, so that is gone.)
+_APPEND_ONE_SQL = (
+    "SELECT accord.append_event($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9,"
+    " $10, $11, $12, $13)"
 )
-_GENESIS = "'\\x" + "00" * 32 + "'::bytea"
-_TICK = """
-WITH t AS MATERIALIZED (
-    SELECT pg_current_xact_id() AS tx, nextval('accord.event_position_seq') AS pos,
-           clock_timestamp() AS at
-)"""
-_EVENT_ROW = """
-INSERT INTO accord.events (
-    position, tx_id, event_id, stream_id, version, event_type, schema_version, data, actor,
-    occurred_on, recorded_at, correlation_id, causation_id, workflow_id, run_id,
-    content_digest, prev_hash, hash)
-SELECT t.pos, t.tx, $3, $1, $2 + 1, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, t.at, $9,
-       $10, $11, $12, $13, h.prev, h.hash
-  FROM t, h
-RETURNING events.position
-"""
-_APPEND_FIRST_SQL = f"""{_TICK}, h AS (
-    INSERT INTO accord.streams AS s (stream_id, version, head_hash)
-    SELECT $1, 1, {_LINK.format(prev=_GENESIS)} FROM t
-    ON CONFLICT (stream_id) DO NOTHING
-    RETURNING {_GENESIS} AS prev, s.head_hash AS hash
-){_EVENT_ROW}"""
-_APPEND_NEXT_SQL = f"""{_TICK}, h AS (
-    UPDATE accord.streams s
-       SET version = $2 + 1, head_hash = {_LINK.format(prev="s.head_hash")}
-      FROM t
-     WHERE s.stream_id = $1 AND s.version = $2
-    RETURNING old.head_hash AS prev, new.head_hash AS hash
-){_EVENT_ROW}"""
-_APPEND_REFUSED_SQL = "SELECT (accord.append_refused($1, $2, ARRAY[$3::uuid], ARRAY[$4::bytea]))[1]"
 
 _APPEND_SQL = """
 SELECT positions, first_version, last_version, already_recorded
@@ -110,8 +82,9 @@ SELECT "position", stream_id, version, event_type, schema_version, data
 
 # Whole log or one stream: a separate statement each, since the store's plans are generic
 # (STORE_SESSION_SETTINGS) and one of `$1 IS NULL OR stream_id = $1` could not use the index.
+# `row_xid`: the transaction that wrote the row version (its xmin), checked against tx_id.
 _VERIFY_SQL = f"""
-SELECT {COLUMNS}, s.version AS head_version, s.head_hash
+SELECT {COLUMNS}, s.version AS head_version, s.head_hash, e.xmin::text::bigint AS row_xid
   FROM accord.events e LEFT JOIN accord.streams s ON s.stream_id = e.stream_id
  {{where}}
  ORDER BY e.stream_id, e.version
@@ -127,9 +100,15 @@ SELECT s.stream_id, s.version FROM accord.streams s
 _HEADLESS_ALL_SQL = _HEADS_WITHOUT_EVENTS_SQL.format(also="")
 _HEADLESS_STREAM_SQL = _HEADS_WITHOUT_EVENTS_SQL.format(also="AND s.stream_id = $1")
 
+_SNAPSHOT_SQL = """
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+       pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+"""
+
 _CONCURRENCY_CONFLICT = "AC001"
 _IDEMPOTENCY_CONFLICT = "AC002"
 _UNKNOWN_CHECKPOINT = "AC005"
+_IN_SAVEPOINT = "AC006"
 _KEY_DETAIL = re.compile(r"\(event_id\)=\(([0-9a-f-]{36})\)")
 
 
@@ -211,9 +190,8 @@ async def append_events(
     """Append `events` as versions expected_version+1.. of `stream_id`, in one round trip.
 
     Usable on a pool or on a connection (inside the caller's transaction, e.g. in tests that
-    hold a write open). `EventStore.append` is this on a connection of the store's pool. On
-    a connection of your own, open it with `server_settings=STORE_SESSION_SETTINGS` for the
-    store's plans (the one-event statement has no `SET` of its own; see store/README.md).
+    hold a write open). `EventStore.append` is this on a connection of the store's pool.
+    The append must be at the top level of its transaction (not inside a savepoint).
     """
     _check_append(expected_version, events)
     return await _append(db, stream_id, expected_version, events)
@@ -243,16 +221,13 @@ async def _append_one(
     db: Executor, stream_id: str, expected_version: int, event: NewEvent
 ) -> AppendResult:
     args = append_arguments(stream_id, expected_version, event)
-    sql = _APPEND_NEXT_SQL if expected_version else _APPEND_FIRST_SQL
     try:
-        position = await db.fetchval(sql, *args)
-        retried = position is None
-        if retried:  # the head moved: an idempotent retry (its position) or an error
-            position = await db.fetchval(_APPEND_REFUSED_SQL, *args[:3], args[12])
+        position = await db.fetchval(_APPEND_ONE_SQL, *args)
     except asyncpg.PostgresError as error:
         raise await _store_error(db, error, stream_id, expected_version) from error
+    retried = position < 0  # an idempotent retry: the recorded position, negated
     version = expected_version + 1
-    return AppendResult(stream_id, version, version, [position], retried)
+    return AppendResult(stream_id, version, version, [abs(position)], retried)
 
 
 def _check_append(expected_version: int, events: Sequence[NewEvent]) -> None:
@@ -273,6 +248,13 @@ def _append_arguments(
     return (stream_id, expected_version, *as_columns(rows)[2:])
 
 
+async def _snapshot(conn: PoolConnectionProxy[Any]) -> tuple[int, int]:
+    """The current snapshot's (xmin, xmax), as xid8 numbers."""
+    row = await conn.fetchrow(_SNAPSHOT_SQL)
+    assert row is not None  # one row, always
+    return int(row[0]), int(row[1])
+
+
 async def _store_error(
     db: Executor, error: asyncpg.PostgresError, stream_id: str, expected_version: int
 ) -> Exception:
@@ -282,6 +264,10 @@ async def _store_error(
         return ConcurrencyConflict(stream_id, expected_version, int(detail))
     if state == _IDEMPOTENCY_CONFLICT:
         return IdempotencyConflict(stream_id, UUID(detail) if detail else None)
+    if state == _IN_SAVEPOINT:
+        return StoreError(
+            f"append to {stream_id!r} refused: an append cannot run inside a savepoint"
+        )
     if isinstance(error, asyncpg.UniqueViolationError):
         constraint = getattr(error, "constraint_name", None)
         # The head check passed but the event id is recorded (elsewhere, or concurrently):
@@ -501,24 +487,48 @@ class EventStore:
         )
         return [StreamHead(r["stream_id"], r["version"], r["head_hash"].hex()) for r in rows]
 
-    async def verify(
-        self, stream_id: str | None = None, *, batch_size: int = 1000
-    ) -> VerificationReport:
-        """Recompute every digest and chain link; report the first broken link per stream.
-
-        Streams the log through a cursor in one repeatable-read snapshot, so heads and
-        events are compared as of the same moment and memory stays flat.
-        """
-        checker = ChainVerifier()
+    async def export_heads(self) -> HeadsSnapshot:
+        """Every stream's head, with the horizon of the snapshot they were read in (see
+        `AnchoredHeads`): what `accord verify --heads` exports for anchoring elsewhere."""
         async with (
             self._pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
+            horizon, _ = await _snapshot(conn)
+            rows = await conn.fetch(
+                "SELECT stream_id, version, head_hash FROM accord.streams ORDER BY stream_id"
+            )
+        heads = [StreamHead(r["stream_id"], r["version"], r["head_hash"].hex()) for r in rows]
+        return HeadsSnapshot(horizon, heads)
+
+    async def verify(
+        self,
+        stream_id: str | None = None,
+        *,
+        batch_size: int = 1000,
+        anchor: AnchoredHeads | None = None,
+    ) -> VerificationReport:
+        """Recompute every digest and chain link, check each row's transaction id and the
+        feed order; report the first broken link per stream. With `anchor` (heads exported
+        earlier), also report anchored streams now missing, shorter or different, and
+        streams recorded before the anchor but not in it (see store/verify.py).
+
+        Streams the log through a cursor in one repeatable-read snapshot, so heads and
+        events are compared as of the same moment and memory stays flat.
+        """
+        async with (
+            self._pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            _, xmax = await _snapshot(conn)
+            checker = ChainVerifier(xmax=xmax, anchor=anchor)
             args = () if stream_id is None else (stream_id,)
             sql = _VERIFY_ALL_SQL if stream_id is None else _VERIFY_STREAM_SQL
             async for row in conn.cursor(sql, *args, prefetch=batch_size):
-                checker.check(recorded_event(row), row["head_version"], row["head_hash"])
-            checker.finish()
+                checker.check(
+                    recorded_event(row), row["head_version"], row["head_hash"], row["row_xid"]
+                )
+            checker.finish(only_stream=stream_id)
             sql = _HEADLESS_ALL_SQL if stream_id is None else _HEADLESS_STREAM_SQL
             for row in await conn.fetch(sql, *args):
                 checker.head_without_events(row["stream_id"], row["version"])

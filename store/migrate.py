@@ -71,8 +71,21 @@ async def migrate(conn_or_url: asyncpg.Connection | str) -> list[int]:
 
 async def _migrate(conn: asyncpg.Connection) -> list[int]:
     wanted = migrations()
-    if _pending(wanted, await _applied(conn)) == []:
+    pending = _pending(wanted, await _applied(conn))
+    if pending == []:
         return []
+    try:
+        return await _apply(conn, wanted)
+    except asyncpg.InsufficientPrivilegeError:
+        # The service role (accord_service) may not change the schema: say what to do.
+        names = ", ".join(f"{m.version:04d}_{m.name}" for m in pending)
+        raise StoreError(
+            f"migrations pending ({names}) and this role may not apply them: run "
+            "`accord db migrate` as the schema owner (accord_owner)"
+        ) from None
+
+
+async def _apply(conn: asyncpg.Connection, wanted: list[Migration]) -> list[int]:
     await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
     try:
         await conn.execute(_BOOKKEEPING_SQL)

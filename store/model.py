@@ -69,7 +69,21 @@ class StreamHead:
     head_hash: str  # hex
 
 
-BreakReason = Literal["digest mismatch", "chain mismatch", "version gap", "head mismatch"]
+BreakReason = Literal[
+    "digest mismatch",
+    "chain mismatch",
+    "version gap",
+    "head mismatch",
+    # The row's tx_id is not the transaction that wrote it (or lies in the future).
+    "tx mismatch",
+    # A later version recorded at an earlier place in the feed than the one before it.
+    "feed order",
+    # Against heads anchored earlier (`verify(anchor=...)`).
+    "anchored stream missing",
+    "anchored stream shorter",
+    "anchored head differs",
+    "not in anchor",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +98,33 @@ class ChainBreak:
 
 
 @dataclass(frozen=True, slots=True)
+class AnchoredHeads:
+    """Heads exported earlier and kept outside the database (`accord verify --heads`).
+
+    `horizon` is the exporting snapshot's xmin (an xid8): every transaction below it had
+    finished, so every event with a smaller tx_id was in the export's view of the log.
+    """
+
+    horizon: int
+    heads: Mapping[str, tuple[int, bytes]]  # stream_id -> (version, head hash)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadsSnapshot:
+    """Every stream's head and the snapshot's horizon, read in one snapshot."""
+
+    horizon: int
+    heads: list[StreamHead]
+
+
+@dataclass(frozen=True, slots=True)
 class VerificationReport:
     streams_checked: int = 0
     events_checked: int = 0
     breaks: list[ChainBreak] = field(default_factory=list)
+    # With an anchor: how many heads it held, and the streams begun after it (in order).
+    anchored_streams: int | None = None
+    new_streams: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

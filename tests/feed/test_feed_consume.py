@@ -202,9 +202,10 @@ async def test_the_app_role_can_follow_and_keep_checkpoints(
     """What a deployed service has: a login role in accord_app, nothing else."""
     run = uuid.uuid4().hex[:8]
     login = f"accord_feed_{run}"
-    await store.pool.execute(f"CREATE ROLE {login} LOGIN IN ROLE accord_app")
+    password = uuid.uuid4().hex  # every login but the set-up superuser needs a password
+    await store.pool.execute(f"CREATE ROLE {login} LOGIN PASSWORD '{password}' IN ROLE accord_app")
     try:
-        url = database_url.replace("postgres@", f"{login}@", 1)
+        url = database_url.replace("postgres@", f"{login}:{password}@", 1)
         async with await EventStore.connect(url, min_size=1, max_size=3) as app:
             start = await feed_head(app)
             async with subscribe(app, start, follow=True, poll_interval=5) as feed:

@@ -1,58 +1,40 @@
-"""The one-event append as the store sends it: a plain statement, planned by index from the
-first call, runnable by the least-privilege role, chained as one with `accord.append_event`."""
+"""The append functions as the store calls them: owned by the schema owner, run with its
+rights and a fixed search_path, callable by the least-privilege role, chained as one
+whoever calls them, and refused inside a savepoint."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
+import pytest
 
-from store import EventStore
-from store.eventstore import (
-    _APPEND_NEXT_SQL,
-    _init_connection,
-    append_events,
-)
+from store import EventStore, StoreError
+from store.eventstore import _init_connection, append_events
 from store.group_commit import append_arguments
 from tests.store.store_support import event
 
-_ARGUMENTS = (
-    "('process-x', 1, gen_random_uuid(), 'T', 1, '{}', NULL, current_date, NULL, NULL, NULL,"
-    " NULL, sha256('x'))"
-)
+_APPEND_FUNCTIONS = ("append_event", "append_events", "append_event_group")
 
 
-async def _plan(conn: asyncpg.Connection | PoolConnectionProxy[Any], sql: str) -> str:
-    await conn.execute(f"PREPARE accord_append_plan AS {sql}")
-    try:
-        rows = await conn.fetch(f"EXPLAIN EXECUTE accord_append_plan{_ARGUMENTS}")
-    finally:
-        await conn.execute("DEALLOCATE accord_append_plan")
-    return "\n".join(row[0] for row in rows)
-
-
-async def test_store_sessions_look_heads_up_by_key_on_tiny_tables(
-    fresh_store: EventStore, fresh_database_url: str
+async def test_append_functions_run_as_the_owner_with_a_fixed_search_path(
+    fresh_store: EventStore,
 ) -> None:
-    await fresh_store.append("process-x", 0, [event()])  # one head: a seq scan looks cheaper
-    async with fresh_store.pool.acquire() as conn:
-        await conn.execute("ANALYZE accord.streams")  # the planner now knows it is tiny
-        assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
-        assert await conn.fetchval("SHOW enable_seqscan") == "off"
-        plan = await _plan(conn, _APPEND_NEXT_SQL)
-        assert "streams_pkey" in plan and "Seq Scan" not in plan, plan
-    # What the settings prevent: a session without them plans the head lookup as a seq scan,
-    # and a generic plan keeps it after the table has grown.
-    plain = await asyncpg.connect(fresh_database_url)
-    try:
-        await plain.execute("SET plan_cache_mode = force_generic_plan")
-        assert "Seq Scan on streams" in await _plan(plain, _APPEND_NEXT_SQL)
-    finally:
-        await plain.close()
+    rows = await fresh_store.pool.fetch(
+        "SELECT p.proname, p.prosecdef, pg_get_userbyid(p.proowner) AS owner, p.proconfig"
+        "  FROM pg_proc p WHERE p.pronamespace = 'accord'::regnamespace"
+        "   AND p.proname = ANY($1::text[]) ORDER BY p.proname",
+        list(_APPEND_FUNCTIONS),
+    )
+    assert sorted(r["proname"] for r in rows) == sorted(_APPEND_FUNCTIONS)
+    for row in rows:
+        assert row["prosecdef"], row["proname"]
+        assert row["owner"] == "accord_owner", row["proname"]
+        # pg_catalog first, pg_temp last: no object of the caller's can stand in for a
+        # built-in; and plans by index from the first call, whatever the table's size.
+        assert "search_path=pg_catalog, pg_temp" in row["proconfig"], row["proname"]
+        assert "enable_seqscan=off" in row["proconfig"], row["proname"]
 
 
-async def test_app_role_appends_through_the_store_statements(
+async def test_app_role_appends_through_the_store(
     fresh_store: EventStore, fresh_database_url: str
 ) -> None:
     first, second = event(), event()
@@ -64,18 +46,18 @@ async def test_app_role_appends_through_the_store_statements(
             one = await append_events(conn, "process-app", 0, [first])
             two = await append_events(conn, "process-app", 1, [second])
             retry = await append_events(conn, "process-app", 1, [second])
+            batch = await append_events(conn, "process-app", 2, [event(), event()])
     finally:
         await conn.close()
-    assert (one.last_version, two.last_version) == (1, 2)
+    assert (one.last_version, two.last_version, batch.last_version) == (1, 2, 4)
     assert retry.already_recorded and retry.positions == two.positions
-    assert [e.event_id for e in await fresh_store.read_stream("process-app")] == [
-        first.event_id,
-        second.event_id,
-    ]
+    recorded = await fresh_store.read_stream("process-app")
+    assert [e.event_id for e in recorded[:2]] == [first.event_id, second.event_id]
+    assert (await fresh_store.verify("process-app")).ok
 
 
-async def test_function_and_statement_appends_chain_as_one(fresh_store: EventStore) -> None:
-    """Other clients call `accord.append_event`; the store sends the same statement itself.
+async def test_other_clients_and_the_store_chain_as_one(fresh_store: EventStore) -> None:
+    """Other clients (other SDKs, psql) call `accord.append_event` as the store does.
     Interleaved on one stream, they make one chain that `verify` accepts."""
     call = (
         "SELECT accord.append_event($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8,"
@@ -90,4 +72,27 @@ async def test_function_and_statement_appends_chain_as_one(fresh_store: EventSto
     assert [e.version for e in recorded] == [1, 2, 3, 4]
     report = await fresh_store.verify("process-mixed")
     assert report.ok and report.events_checked == 4
+    assert (await fresh_store.verify()).ok
+
+
+@pytest.mark.parametrize("events", [1, 2], ids=["one event", "a batch"])
+async def test_an_append_inside_a_savepoint_is_refused_and_writes_nothing(
+    fresh_store: EventStore, fresh_database_url: str, events: int
+) -> None:
+    """Inside a savepoint the row would carry the subtransaction's xid, not the tx_id the
+    feed orders by; verify would flag it, so the functions refuse it (AC006)."""
+    await fresh_store.append("process-sp", 0, [event()])
+    conn = await asyncpg.connect(fresh_database_url)
+    await _init_connection(conn)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT 1")
+            with pytest.raises(StoreError, match="savepoint"):
+                async with conn.transaction():  # a savepoint
+                    batch = [event() for _ in range(events)]
+                    await append_events(conn, "process-sp", 1, batch)
+    finally:
+        await conn.close()
+    assert [e.version for e in await fresh_store.read_stream("process-sp")] == [1]
+    assert await fresh_store.stream_version("process-sp") == 1
     assert (await fresh_store.verify()).ok
