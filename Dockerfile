@@ -1,5 +1,7 @@
-# The Accord worker image: `accord worker` by default; the compose file also runs
-# `accord db migrate` from it. Dependencies come from uv.lock only (`--locked`).
+# The Accord image: `accord worker` by default; the compose file also runs `accord db
+# migrate` and `accord codec-server` from it. Dependencies come from uv.lock only
+# (`--locked`). No key or token is built in: `.dockerignore` leaves `deploy/` (where
+# deploy/init-secrets.sh writes them) out of the context; compose mounts them as secrets.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \

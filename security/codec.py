@@ -130,7 +130,7 @@ class RefusedPayloadConverter(EncodingPayloadConverter):
         return None
 
     def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
-        message = refused.refusal(payload) or "input: payload refused"
+        message = refused.why_refused(payload) or "input: payload refused"
         if payload.metadata.get(refused.REASON) == refused.UNENCRYPTED:
             raise ApplicationError(message, type="invalid_input", non_retryable=True)
         raise CodecError(message)

@@ -7,12 +7,13 @@ caller sent can never be parsed, executed or recorded by mistake. Raising in the
 instead would fail the whole workflow task and retry it for ever; a marker lets each
 handler refuse cleanly:
 
-- a command (the process's dynamic update, whose arguments are `RawValue`s) is refused in
-  its validator: `refusal(args[0].payload)` names the rule, and a refused update never
-  enters the history;
-- a typed value (a workflow's start input, a signal, a query argument) fails to convert:
-  an unencrypted one raises `invalid_input`, which fails a start cleanly before the
-  workflow code runs; signals that fail to convert are dropped by the SDK.
+- a value the workflow takes as a `RawValue` (the process's commands and its start input)
+  is refused by the code that reads it: `why_refused(raw.payload)` names the rule; an
+  update refused in its validator never enters the history, a start refused when it runs
+  fails before anything is recorded;
+- a typed value (a start input, a signal, a query argument) fails to convert: an
+  unencrypted one raises `invalid_input`, which fails a start cleanly before the workflow
+  code runs; signals that fail to convert are dropped by the SDK.
 
 Pure and dependency-free, so workflow code may import it (passed through the sandbox).
 """
@@ -59,7 +60,7 @@ _PUBLIC = re.compile(
 )
 
 
-def refusal(payload: Payload) -> str | None:
+def why_refused(payload: Payload) -> str | None:
     """Why a payload was refused (a short message naming the rule), or None if it was not."""
     if payload.metadata.get("encoding") != ENCODING:
         return None

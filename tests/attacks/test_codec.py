@@ -223,16 +223,29 @@ async def test_without_the_refusal_the_same_update_would_be_recorded_in_plaintex
 @pytest.mark.xfail(
     strict=True,
     reason="needs the token check (security/actor_binding.py) and workflows/process.py to"
-    " refuse a refusal marker with `security.refused.refusal` (the lead adds them)",
+    " refuse a refusal marker with `security.refused.why_refused` (the lead adds them)",
 )
-async def test_plaintext_update_is_told_why_in_plaintext(encrypted: Encrypted) -> None:
-    """The caller has no keys, so the refusal's message must be readable without them."""
+async def test_the_keyless_caller_is_told_why_in_plaintext(
+    encrypted: Encrypted, temporal_env: WorkflowEnvironment
+) -> None:
+    """The caller has no keys: the refusal must name the rule and be readable without them."""
     driver = await opened(encrypted)
     handle = encrypted.plain.get_workflow_handle(driver.workflow_id)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update("log_contact", log_contact())
     assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "invalid_input"
     assert refused.value.cause.message.startswith(UNENCRYPTED)
+    process_id = f"enc-start-{uuid.uuid4().hex[:8]}"
+    body = {"open_process": open_payload(process_block(process_id), date(2018, 5, 17))}
+    handle = await encrypted.plain.start_workflow(
+        "CooperationProcess", body, id=f"coop-{process_id}", task_queue=driver.session.task_queue
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "invalid_input"
+    assert failed.value.cause.message.startswith(UNENCRYPTED)
 
 
 async def test_forged_ciphertext_is_refused_without_failing_a_workflow_task(
@@ -261,9 +274,10 @@ async def test_forged_ciphertext_is_refused_without_failing_a_workflow_task(
 async def test_plaintext_start_fails_the_run_before_anything_is_recorded(
     encrypted: Encrypted, temporal_env: WorkflowEnvironment
 ) -> None:
-    """Temporal records a start before any worker sees it; the worker refuses its input
-    as the run's first act: the run fails `invalid_input`, no workflow code ran, nothing is
-    in the store, and no workflow task failed."""
+    """Temporal records a start before any worker sees it; the worker refuses it as the
+    run's first act (`not_allowed`: its token header is as unencrypted as its input and
+    cannot be read; `invalid_input` if it had none to check): the run fails, nothing is in
+    the store, and no workflow task failed."""
     task_queue = encrypted.session.task_queue
     starts = []
     # The raw CLI...
@@ -284,13 +298,13 @@ async def test_plaintext_start_fails_the_run_before_anything_is_recorded(
 
     for process_id in starts:
         workflow_id = f"coop-{process_id}"
-        # The failure is readable by the caller without keys, and by one with keys.
         for client in (encrypted.plain, encrypted.session.client):
             with pytest.raises(WorkflowFailureError) as failed:
                 await client.get_workflow_handle(workflow_id).result()
             cause = failed.value.cause
-            assert isinstance(cause, ApplicationError) and cause.type == "invalid_input"
-            assert cause.message.startswith(UNENCRYPTED) and VENUE not in cause.message
+            assert isinstance(cause, ApplicationError)
+            assert cause.type in ("invalid_input", "not_allowed")
+            assert VENUE not in cause.message
         history = await raw_history(encrypted.plain, workflow_id)
         no_failed_task(history)
         assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in event_types(history)

@@ -96,15 +96,15 @@ async def test_unencrypted_payloads_are_refused_with_no_data_left() -> None:
     # A command (a RawValue) is not converted: the workflow asks `refusal` why.
     [raw] = converter.payload_converter.from_payloads([marker], [RawValue])
     assert isinstance(raw, RawValue) and raw.payload.data == b""
-    reason = refused.refusal(raw.payload)
+    reason = refused.why_refused(raw.payload)
     assert reason is not None and reason.startswith("input: unencrypted payload refused")
-    assert refused.refusal(plain[0]) is None
+    assert refused.why_refused(plain[0]) is None
 
 
 async def test_a_forged_key_id_is_never_echoed() -> None:
     forged = Payload(metadata={"encoding": ENCODING, KEY_ID: b"\x1b[2J" + b"k" * 500}, data=b"x")
     [marker] = await AesGcmCodec(ring("k1")).decode([forged])
-    reason = refused.refusal(marker)
+    reason = refused.why_refused(marker)
     assert reason == "input: encrypted with a key this worker does not hold"
 
 

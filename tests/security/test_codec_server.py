@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -233,3 +234,26 @@ def test_dev_server_ui_flag_only_with_codec_keys() -> None:
         ui_codec_endpoint({"ACCORD_CODEC_KEYS": keys, "ACCORD_CODEC_SERVER_PORT": "9999"})
         == "http://127.0.0.1:9999"
     )
+
+
+def test_server_token_from_a_file(tmp_path: Path) -> None:
+    from cli.codec_server import server_token
+    from security.keys import KeyConfigError
+
+    token_file = tmp_path / "token"
+    token_file.write_text(f"{TOKEN}\n")
+    assert server_token({"ACCORD_CODEC_SERVER_TOKEN_FILE": str(token_file)}) == TOKEN
+    # The variable wins over the file; no setting at all is None (the CLI then exits 2).
+    assert (
+        server_token(
+            {
+                "ACCORD_CODEC_SERVER_TOKEN": "x" * 20,
+                "ACCORD_CODEC_SERVER_TOKEN_FILE": "/nonexistent",
+            }
+        )
+        == "x" * 20
+    )
+    assert server_token({}) is None
+    with pytest.raises(KeyConfigError, match="cannot read the file") as refused:
+        server_token({"ACCORD_CODEC_SERVER_TOKEN_FILE": str(tmp_path / "missing")})
+    assert "missing" not in str(refused.value)  # the path is not echoed either
