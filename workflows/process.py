@@ -156,8 +156,7 @@ class CooperationProcessWorkflow:
             if workflow.info().continued_run_id is None:
                 self._refused = refusal(
                     "not_allowed",
-                    "start: `continued` is set only by the process itself when it continues "
-                    "as new",
+                    "start: `continued` is set only by the process itself when it continues as new",
                     "continued",
                 )
                 return
@@ -228,7 +227,9 @@ class CooperationProcessWorkflow:
                     "update_id",
                 )
             return  # the same command again: answered with its recorded outcome
-        if self._draining or self._draining_wanted() or self._queued >= MAX_QUEUED:
+        # Only state set by persisted workflow tasks: a rejected update's task is discarded
+        # by the server, so what it sees (its own history length, say) must change nothing.
+        if self._draining or self._queued >= MAX_QUEUED:
             raise refusal(
                 "busy",
                 f"{name}: the process is busy (moving to a new run or at its queue limit); "
@@ -361,7 +362,11 @@ class CooperationProcessWorkflow:
         return loaded
 
     async def _wait_for_work(self) -> None:
-        """Until a command changed the state, or the next clock is due."""
+        """Until a command changed the state, or the next clock is due.
+
+        Nothing else wakes the loop: in particular not the history length, which a
+        rejected update's (discarded) workflow task also sees grow.
+        """
         upcoming = clocks.next_due(self._clocks)
         seen = self._state.version
         timeout: float | None = None
@@ -371,11 +376,7 @@ class CooperationProcessWorkflow:
                 return
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: (
-                    self._state.version != seen
-                    or self._state.stage in TERMINAL
-                    or self._draining_wanted()
-                ),
+                lambda: self._state.version != seen or self._state.stage in TERMINAL,
                 timeout=timedelta(seconds=timeout) if timeout is not None else None,
                 timeout_summary=clocks.label(upcoming) if upcoming is not None else None,
             )
@@ -412,10 +413,6 @@ class CooperationProcessWorkflow:
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > start.continue_as_new_after
         )
-
-    def _draining_wanted(self) -> bool:
-        assert self._start is not None
-        return self._continue_as_new_due(self._start)
 
     async def _continue_as_new(self, start: ProcessStart) -> NoReturn:
         # New commands are answered `busy` from here on; the accepted ones finish here.
