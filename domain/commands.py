@@ -421,7 +421,7 @@ def parse_command(
     if from_json:
         # Only a command that is otherwise valid is parsed a second time: its shape (a
         # few levels deep, bounded lists) keeps this cheap, and bad input costs nothing.
-        _refuse_duplicate_keys(name, raw)
+        refuse_duplicate_keys(name, raw)
     return command
 
 
@@ -439,7 +439,7 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_pairs)
 
 
-def _refuse_duplicate_keys(name: str, raw: str | bytes) -> None:
+def refuse_duplicate_keys(name: str, raw: str | bytes) -> None:
     """JSON parsers disagree on a repeated key (most keep the last, some the first), so
     the history, the store and another service could each read a different command."""
     text = raw.decode() if isinstance(raw, bytes) else raw

@@ -60,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         parse_command,
         process_view,
     )
+    from domain.commands import refuse_duplicate_keys
     from domain.snapshot import SnapshotError, dump_state, load_state
     from domain.stages import TERMINAL
     from domain.vocabulary import PROCESS_STREAM_PREFIX
@@ -145,6 +146,11 @@ class CooperationProcessWorkflow:
         self._provisional = self._state
         try:
             self._start = ProcessStart.model_validate_json(start.payload.data)
+            # A repeated key would show one value in the history and record another.
+            refuse_duplicate_keys("start", start.payload.data)
+        except DomainError as err:
+            self._refused = rejection(err)
+            return
         except (ValidationError, ValueError):
             self._refused = refusal(
                 "invalid_input",

@@ -8,6 +8,7 @@ attempt itself (DOMAIN.md invariant 6).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from typing import Any
@@ -279,3 +280,22 @@ async def test_timer_commands_are_not_updates(
     assert await snapshot(session, store, p.workflow_id) == before
     status = await session.client.get_workflow_handle(p.workflow_id).describe()
     assert status.status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_start_with_a_repeated_key_is_refused(
+    session: Session, store: EventStore, temporal_env: WorkflowEnvironment
+) -> None:
+    """JSON with `actor` twice: the history would show one opener and the store another."""
+    process_id = pid("dupkey")
+    workflow_id = f"coop-{process_id}"
+    process = json.dumps(process_block(process_id))
+    body = (
+        '{"open_process": {"actor": {"party": "mfa", "role": "head"}, '
+        f'"actor": {json.dumps(NB_CHAIR)}, "occurred_on": "2018-05-17", "process": {process}}}}}'
+    )
+    await raw.start_with_header(
+        temporal_env, workflow_id, session.task_queue, body, token_for(NB_CHAIR, process_id)
+    )
+    cause = await failure_of(session.client, workflow_id)
+    assert cause.type == "invalid_input"
+    assert await store.stream_version(workflow_id) == 0
