@@ -45,6 +45,7 @@ DEFAULT_ORIGIN = "http://127.0.0.1:8233"
 MAX_BODY = 16 * 1024 * 1024  # a history page's payloads; Temporal caps one payload at 2 MiB
 MAX_LOGIN_BODY = 4096  # a form with one token
 REQUEST_TIMEOUT = 30.0  # seconds a client may take to send a request (slow senders)
+MAX_CONNECTIONS = 64  # open at once; a UI opens a handful
 COOKIE = "accord_codec"
 # `/login` lets anyone guess: the token must be out of reach of guessing (`openssl rand
 # -base64 32`, as deploy/init-secrets.sh does).
@@ -119,6 +120,34 @@ def payloads_to_json(payloads: Sequence[Payload]) -> dict[str, Any]:
     }
 
 
+class _BoundedHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, at most `MAX_CONNECTIONS` at once: one more is closed at
+    once, unread, so that idle or slow clients cannot pile up threads (each lives at most
+    `REQUEST_TIMEOUT` per read)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 class CodecServer:
     """`/encode`, `/decode` and `/login` over HTTP, served from a background thread."""
 
@@ -142,8 +171,7 @@ class CodecServer:
         # The cookie holds a value derived from the token, never the token itself.
         self._cookie_value = hmac.new(token.encode(), b"accord-codec-cookie", "sha256").hexdigest()
         self.host = host
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
+        self._httpd = _BoundedHTTPServer((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
     @property

@@ -257,3 +257,34 @@ def test_server_token_from_a_file(tmp_path: Path) -> None:
     with pytest.raises(KeyConfigError, match="cannot read the file") as refused:
         server_token({"ACCORD_CODEC_SERVER_TOKEN_FILE": str(tmp_path / "missing")})
     assert "missing" not in str(refused.value)  # the path is not echoed either
+
+
+def test_connections_beyond_the_bound_are_closed_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(codec_server, "MAX_CONNECTIONS", 2)
+    bounded = CodecServer(AesGcmCodec(ring("k1")), TOKEN, [UI], port=0).start()
+    idle = [socket.create_connection(("127.0.0.1", bounded.port), timeout=5) for _ in range(2)]
+    try:
+        time.sleep(0.2)  # both accepted and holding their slot
+        reply, closed_after = exchange(bounded, head("/decode", "Content-Length: 2"))
+        assert reply == b"" and closed_after < 2  # closed without an answer
+        for conn in idle:
+            conn.close()
+        time.sleep(0.2)  # their slots come back
+        status, _, _ = call(bounded, "/encode", {"payloads": [PLAIN]}, headers=AUTH)
+        assert status == 200
+    finally:
+        for conn in idle:
+            conn.close()
+        bounded.stop()
+
+
+def test_cli_refuses_a_short_token_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.main import main
+
+    monkeypatch.setenv("ACCORD_CODEC_KEYS", ring_text(ring("k1")))
+    monkeypatch.setenv("ACCORD_CODEC_SERVER_TOKEN", "short")
+    assert main(["codec-server", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "at least 16 characters" in err and "Traceback" not in err and "short" not in err
