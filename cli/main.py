@@ -21,6 +21,7 @@ from cli import actor_token, codec_server, report_cli, verification
 from cli import events as events_cli
 from cli import schema as schema_cli
 from cli.operations import (
+    ProcessNotFound,
     as_workflow_id,
     list_processes,
     read_status,
@@ -118,7 +119,11 @@ async def _cmd_send(args: argparse.Namespace) -> int:
 
 async def _cmd_status(args: argparse.Namespace) -> int:
     async with open_session() as session:
-        view = await read_status(session, as_workflow_id(args.id))
+        try:
+            view = await read_status(session, as_workflow_id(args.id))
+        except ProcessNotFound as err:
+            print(f"accord: {err}", file=sys.stderr)
+            return 2
     _print(view, args.json)
     return 0
 

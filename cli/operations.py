@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -257,16 +261,23 @@ async def _closed_process_outcome(
     return CommandOutcome(False, "unavailable", str(err))
 
 
+class ProcessNotFound(Exception):
+    """No process under that id: no open run answers for it and the store has no stream."""
+
+
 async def read_status(session: Session, workflow_id: str) -> dict[str, Any]:
-    """The `status` query; for a finished run, folded from the event store instead."""
+    """The `status` query; if no run answers (none, or one that never opened), the state
+    folded from the event store; `ProcessNotFound` when there is neither."""
     handle = session.client.get_workflow_handle(workflow_id)
     try:
         view = await handle.query("status")
         return dict(view)
-    except RPCError:
+    except (RPCError, WorkflowQueryFailedError):
         from domain import decode_event, fold, process_view
 
         events = await session.store.read_stream(workflow_id)
+        if not events:
+            raise ProcessNotFound(f"no process with workflow id {workflow_id}") from None
         state = fold(decode_event(e.event_type, e.schema_version, e.data) for e in events)
         return process_view(state).model_dump(mode="json")
 

@@ -19,7 +19,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureEr
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from cli.operations import read_status, start_process
+from cli.operations import ProcessNotFound, read_status, start_process
 from cli.session import Session
 from store import EventStore
 from tests.actor_keys import token_for
@@ -235,6 +235,8 @@ async def test_a_refused_opening_starts_nothing(
     cause = await failure_of(session.client, workflow_id)
     assert cause.type == "not_allowed"
     assert await store.stream_version(workflow_id) == 0
+    with pytest.raises(ProcessNotFound):  # `accord status`: "no process", exit 2
+        await read_status(session, workflow_id)
 
 
 async def test_a_start_under_another_process_id_is_refused(
