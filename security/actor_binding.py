@@ -60,6 +60,7 @@ from security.actor_token import (
     verify,
 )
 from security.keys import KeyConfigError, KeyRing
+from security.refused import why_refused
 
 HEADER = "accord-actor-token"
 PROCESS_WORKFLOW = "CooperationProcess"
@@ -236,6 +237,7 @@ class _CheckActorToken(WorkflowInboundInterceptor):
 
     def handle_update_validator(self, input: HandleUpdateInput) -> None:
         if workflow.info().workflow_type == PROCESS_WORKFLOW:
+            _refuse_markers(input.update, input.args, input.headers)
             self._check(input.update, _update_body(input.args), input.headers)
         super().handle_update_validator(input)
 
@@ -250,6 +252,7 @@ class _CheckActorToken(WorkflowInboundInterceptor):
             # new (first attempt; a retry is attempt 2+) was opened by an earlier, checked
             # run. Any other start is an opening and must carry its actor's token.
             if info.continued_run_id is None or info.attempt != 1:
+                _refuse_markers("open_process", input.args, input.headers)
                 start = input.args[0] if input.args else None
                 opening = _field(start, "open_process")
                 self._check(
@@ -295,6 +298,21 @@ class _CheckActorToken(WorkflowInboundInterceptor):
         ):
             if ours != theirs:
                 raise _not_allowed(name, f"the token's actor has another {part}")
+
+
+def _refuse_markers(name: str, args: Sequence[Any], headers: Mapping[str, Payload]) -> None:
+    """With encryption on, input the codec refused (sent unencrypted, or not decryptable)
+    reaches us as a refusal marker: say why, readably, before any check that would only
+    see a missing token or a malformed command (`security/refused.py`)."""
+    payloads = [h for h in headers.values()]
+    for arg in args:
+        values = arg if isinstance(arg, Sequence) and not isinstance(arg, str | bytes) else [arg]
+        payloads += [v.payload for v in values if isinstance(v, RawValue)]
+    for payload in payloads:
+        reason = why_refused(payload)
+        if reason is not None:
+            err = DomainError("invalid_input", reason, "input")
+            raise ApplicationError(err.message, err.to_dict(), type=err.code, non_retryable=True)
 
 
 def _update_body(args: Sequence[Any]) -> bytes | None:

@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.snapshot import SnapshotError, dump_state, load_state
     from domain.stages import TERMINAL
     from domain.vocabulary import PROCESS_STREAM_PREFIX
+    from security.refused import why_refused
     from workflows import clocks, search
     from workflows.clocks import Clock
     from workflows.contracts import (
@@ -144,6 +145,9 @@ class CooperationProcessWorkflow:
         # Until `run` has the state from the store, commands that arrive are validated
         # against the state the run will have: the opening's, or the previous run's.
         self._provisional = self._state
+        if (refused := why_refused(start.payload)) is not None:
+            self._refused = refusal("invalid_input", refused, "input")
+            return
         try:
             self._start = ProcessStart.model_validate_json(start.payload.data)
             # A repeated key would show one value in the history and record another.
@@ -262,6 +266,8 @@ class CooperationProcessWorkflow:
                 raise DomainError(
                     "invalid_input", f"{name[:64]}: expected one JSON object as input", "input"
                 )
+            if (refused := why_refused(args[0].payload)) is not None:
+                raise DomainError("invalid_input", refused, "input")
             return parse_command(name, args[0].payload.data)
         except DomainError as err:
             raise rejection(err) from None

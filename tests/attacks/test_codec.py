@@ -220,11 +220,6 @@ async def test_without_the_refusal_the_same_update_would_be_recorded_in_plaintex
     assert VENUE.encode() in history.SerializeToString()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the token check (security/actor_binding.py) and workflows/process.py to"
-    " refuse a refusal marker with `security.refused.why_refused` (the lead adds them)",
-)
 async def test_the_keyless_caller_is_told_why_in_plaintext(
     encrypted: Encrypted, temporal_env: WorkflowEnvironment
 ) -> None:
