@@ -183,18 +183,20 @@ async def test_plaintext_update_from_a_client_without_keys_is_refused_and_leaves
     before = await raw_history(encrypted.plain, driver.workflow_id)
     recorded = await encrypted.session.store.read_stream(driver.workflow_id)
 
-    # With a valid actor token: its header is as unencrypted as the command, so it is
-    # refused with it (`not_allowed` while the token check cannot read it).
+    # With a valid actor token (its header as unencrypted as the command): refused for
+    # being unencrypted, before the token check, and told so without keys.
     handle = encrypted.plain.get_workflow_handle(driver.workflow_id)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update("log_contact", log_contact())
     assert isinstance(refused.value.cause, ApplicationError)
-    assert refused.value.cause.type in ("invalid_input", "not_allowed")
+    assert refused.value.cause.type == "invalid_input"
+    assert refused.value.cause.message.startswith(UNENCRYPTED)
     # The raw CLI: no token, no codec.
     code, out, err = await raw.update(
         temporal_env, driver.workflow_id, "log_contact", log_contact()
     )
-    assert code != 0 and VENUE not in out + err
+    assert code != 0 and "invalid_input" in out + err and UNENCRYPTED in out + err
+    assert VENUE not in out + err
 
     after = await raw_history(encrypted.plain, driver.workflow_id)
     assert VENUE.encode() not in after.SerializeToString()
@@ -259,7 +261,9 @@ async def test_forged_ciphertext_is_refused_without_failing_a_workflow_task(
             *("--input-meta", "encoding=binary/encrypted"),
             *("--input-meta", f"encryption-key-id={kid}"),
         )
-        assert code != 0, (kid, out, err)
+        assert code != 0 and "invalid_input" in out + err, (kid, out, err)
+        reason = "failed authentication" if kid == "k1" else "a key this worker does not hold"
+        assert f"{reason} (key id '{kid}')" in out + err
     after = await raw_history(encrypted.plain, driver.workflow_id)
     assert len(after.events) == len(before.events)
     no_failed_task(after)
@@ -270,9 +274,8 @@ async def test_plaintext_start_fails_the_run_before_anything_is_recorded(
     encrypted: Encrypted, temporal_env: WorkflowEnvironment
 ) -> None:
     """Temporal records a start before any worker sees it; the worker refuses it as the
-    run's first act (`not_allowed`: its token header is as unencrypted as its input and
-    cannot be read; `invalid_input` if it had none to check): the run fails, nothing is in
-    the store, and no workflow task failed."""
+    run's first act, before the token check: the run fails `invalid_input` with a reason
+    readable without keys, nothing is in the store, and no workflow task failed."""
     task_queue = encrypted.session.task_queue
     starts = []
     # The raw CLI...
@@ -297,9 +300,8 @@ async def test_plaintext_start_fails_the_run_before_anything_is_recorded(
             with pytest.raises(WorkflowFailureError) as failed:
                 await client.get_workflow_handle(workflow_id).result()
             cause = failed.value.cause
-            assert isinstance(cause, ApplicationError)
-            assert cause.type in ("invalid_input", "not_allowed")
-            assert VENUE not in cause.message
+            assert isinstance(cause, ApplicationError) and cause.type == "invalid_input"
+            assert cause.message.startswith(UNENCRYPTED) and VENUE not in cause.message
         history = await raw_history(encrypted.plain, workflow_id)
         no_failed_task(history)
         assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in event_types(history)
