@@ -70,7 +70,8 @@ def _in_input(info: ValidationInfo) -> bool:
 
 
 def _problem(value: str, forbidden: re.Pattern[str], single_line: bool) -> str | None:
-    found = forbidden.search(value)
+    # The character that made it fail: in what is left once stripped, else anywhere.
+    found = forbidden.search(value.strip()) or forbidden.search(value)
     if found is None:
         return None
     code = f"U+{ord(found.group()):04X}"

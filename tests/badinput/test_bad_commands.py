@@ -2,15 +2,17 @@
 
 Hypothesis generates, per category, commands that are malformed (non-object or broken
 JSON, missing fields, wrong number of arguments, unknown command names), oversized,
-wrong-typed or of impossible values, with unknown fields, with a NUL character, from the
-wrong actor, in the wrong stage, out of date order, failing a business guard, or sent to a
-finished process. They go to processes held at different stages, as raw update payloads
-(`execute_update(name, payload)`), exactly as any Temporal client could send them.
+wrong-typed or of impossible values, with unknown fields, with a NUL character, with
+unclean text (whitespace only, control or bidi characters), with a repeated JSON key,
+larger than the size rule, dated in the future, from the wrong actor, in the wrong stage,
+out of date order, failing a business guard, or sent to a finished process. They go to
+processes held at different stages, as raw update payloads (`execute_update(name,
+payload)`), exactly as any Temporal client could send them.
 
 Each case must come back as an `ApplicationError` whose type is the expected domain code
-and whose message and `field` name the field or the rule; a finished process must answer
-`terminal`. Afterwards no process has changed: same workflow history length, same stream
-version and events, same projection.
+and whose message (at most 300 characters) and `field` name the field or the rule; a
+finished process must answer `terminal`. Afterwards no process has changed: same workflow
+history length, same stream version and events, same projection.
 
 Hypothesis runs in a worker thread and hands each case to the test's event loop: that way
 one async test can set the processes up once, run every category against them, and check
@@ -28,7 +30,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -43,6 +45,8 @@ from cli.operations import send_command
 from cli.session import Session
 from domain import (
     COMMANDS,
+    MAX_COMMAND_BYTES,
+    MESSAGE_LIMIT,
     SYSTEM_COMMANDS,
     DomainError,
     decide,
@@ -54,8 +58,11 @@ from domain.parties import Actor, ProcessConfig
 from domain.policy import may_issue
 from domain.stages import ALLOWED_IN, Stage
 from domain.state import ProcessState
+from domain.text import echo
+from security.actor_binding import acting_as
 from store import EventStore
 from store.projections import Projections
+from tests.actor_keys import token_for
 from tests.workflows.builders import ICMP_DG, MFA_HEAD, NB_CHAIR, Driver
 
 # -- what a well-formed command of each kind looks like (every optional field set) ---------
@@ -336,10 +343,18 @@ def payload(command: str, actor: dict[str, Any], on: date, **changes: Any) -> di
 # Valid free text: any character but NUL (refused on its own, see `nul_character`).
 # No NUL (a case of its own) and no lone surrogates (not encodable as UTF-8 JSON at all).
 SAFE_TEXT = st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"])
+# Text a command accepts anywhere: no control, separator or bidi control characters
+# (`unclean_text` sends those on purpose).
+CLEAN_TEXT = st.characters(
+    blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069",
+    blacklist_categories=["Cs", "Cc", "Zl", "Zp"],
+)
 
 
 def dates_from(start: date) -> st.SearchStrategy[date]:
-    return st.integers(0, 3000).map(lambda days: start + timedelta(days=days))
+    """Dates from `start` up to the last one the worker accepts (today, UTC, plus a day)."""
+    latest = (_today() + timedelta(days=1) - start).days
+    return st.integers(0, max(0, min(3000, latest))).map(lambda days: start + timedelta(days=days))
 
 
 def dates_before(end: date) -> st.SearchStrategy[date]:
@@ -539,10 +554,10 @@ class Cases:
                 if key in Actor.model_fields:
                     key = "actor_" + key  # a real actor field: use another name
                 body["actor"] = {**body["actor"], key: value}
-                where = f"actor.{key}"
+                where = f"actor.{echo(key)}"
             else:
                 body[key] = value
-                where = key
+                where = echo(key)
             return Case(
                 "unknown_field",
                 target.name,
@@ -576,9 +591,9 @@ class Cases:
             body = payload(command, draw(st.sampled_from(ACTORS)), target.last)
             field = draw(st.sampled_from(texts[command]))
             text = (
-                draw(st.text(SAFE_TEXT, max_size=20))
+                draw(st.text(CLEAN_TEXT, max_size=20))
                 + "\x00"
-                + draw(st.text(SAFE_TEXT, max_size=20))
+                + draw(st.text(CLEAN_TEXT, max_size=20))
             )
             where = field
             if field in LIST_FIELDS:
@@ -587,6 +602,139 @@ class Cases:
             else:
                 body[field] = text
             return Case("nul", target.name, command, (body,), "invalid_input", where, "NUL")
+
+        return build()
+
+    def unclean_text(self) -> st.SearchStrategy[Case]:
+        """Whitespace-only required text; control characters (newline and tab too, in a
+        single-line field); bidi controls. The message names the rule, not the text."""
+
+        @st.composite
+        def build(draw: st.DrawFn) -> Case:
+            target = draw(st.sampled_from(self.live))
+            texts = {c: [f for f in FULL[c] if f in TEXT_LIMIT or _text_list(f)] for c in PUBLIC}
+            command = draw(st.sampled_from([c for c in PUBLIC if texts[c]]))
+            body = payload(command, draw(st.sampled_from(ACTORS)), target.last)
+            field = draw(st.sampled_from(texts[command]))
+            single_line = field in NAME_FIELDS or LIST_FIELDS.get(field, (0,))[0] == 200
+            secret = "Z" + uuid.uuid4().hex
+            form = draw(st.sampled_from(["blank", "control", "bidi", "line"]))
+            # Text that must say something: names, list items and the reasons that are due.
+            required = (
+                field in NAME_FIELDS
+                or field in LIST_FIELDS
+                or (field == "reason" and COMMANDS[command].model_fields[field].is_required())
+            )
+            if form == "blank" and not required:
+                form = "control"  # optional text may be blank: it is stored empty
+            if form == "line" and not single_line:
+                form = "bidi"  # free text may hold newlines and tabs
+            if form == "blank":
+                text = draw(st.sampled_from([" ", "   ", "\t\n ", "\u3000", "\u00a0 "]))
+                rule = "must not be empty or only whitespace"
+            else:
+                char = {
+                    "control": draw(st.sampled_from("\x01\x08\x0b\x0c\r\x1b\x7f\x9b")),
+                    "bidi": draw(st.sampled_from("\u202a\u202b\u202d\u202e\u2066\u2069")),
+                    "line": draw(st.sampled_from("\n\t")),
+                }[form]
+                text = secret + char + secret
+                rule = {"control": "control characters", "bidi": "bidirectional"}.get(
+                    form, "one line without control characters"
+                )
+            where = field
+            if field in LIST_FIELDS:
+                body[field] = [text]
+                where = f"{field}.0"
+            else:
+                body[field] = text
+            return Case(
+                "unclean_text",
+                target.name,
+                command,
+                (body,),
+                "invalid_input",
+                where,
+                rule,
+                secret,
+                form=form,
+            )
+
+        return build()
+
+    def duplicate_key(self) -> st.SearchStrategy[Case]:
+        """A key twice in one object, at the top or in the actor, as raw JSON bytes: the
+        value that would win (last or first) is a valid one either way."""
+
+        @st.composite
+        def build(draw: st.DrawFn) -> Case:
+            target, command, body = self._base(draw)
+            text = json.dumps(body)
+            if draw(st.booleans()):
+                key = draw(st.sampled_from(sorted(body)))
+                where = key
+                text = text[:-1] + f", {json.dumps(key)}: {json.dumps(body[key])}}}"
+            else:
+                key = draw(st.sampled_from(sorted(body["actor"])))
+                where = f"actor.{key}"
+                actor = json.dumps(body["actor"])
+                doubled = actor[:-1] + f", {json.dumps(key)}: {json.dumps(body['actor'][key])}}}"
+                text = text.replace(actor, doubled, 1)
+            return Case(
+                "duplicate_key",
+                target.name,
+                command,
+                (json_bytes(text.encode()),),
+                "invalid_input",
+                where,
+                "a key appears twice",
+                form="top" if "." not in where else "actor",
+            )
+
+        return build()
+
+    def too_large(self) -> st.SearchStrategy[Case]:
+        """Above the size rule: refused before parsing, valid JSON or not."""
+
+        @st.composite
+        def build(draw: st.DrawFn) -> Case:
+            target, command, body = self._base(draw)
+            extra = draw(st.integers(1, 200_000))
+            padding = "p" * (MAX_COMMAND_BYTES + extra - len(json.dumps(body)))
+            if draw(st.booleans()):
+                args: tuple[Any, ...] = ({**body, "padding": padding},)
+            else:
+                args = (json_bytes(b"[" * (MAX_COMMAND_BYTES + extra)),)
+            return Case(
+                "too_large",
+                target.name,
+                command,
+                args,
+                "invalid_input",
+                None,
+                f"a command is at most {MAX_COMMAND_BYTES} bytes of JSON",
+                padding[:100],
+            )
+
+        return build()
+
+    def future_date(self) -> st.SearchStrategy[Case]:
+        """A business date after the worker's UTC date plus one day (invariant 1)."""
+
+        @st.composite
+        def build(draw: st.DrawFn) -> Case:
+            target, command, body = self._base(draw)
+            ahead = draw(st.one_of(st.integers(2, 30), st.integers(31, 80_000)))
+            body["occurred_on"] = (_today() + timedelta(days=ahead)).isoformat()
+            return Case(
+                "future",
+                target.name,
+                command,
+                (body,),
+                "invalid_input",
+                "occurred_on",
+                "later than today (UTC) plus one day of tolerance",
+            )
 
         return build()
 
@@ -708,7 +856,7 @@ class Cases:
             on = draw(dates_from(target.last).filter(lambda d: d < date(2030, 1, 1)))
             body = payload(command, actor, on, **changes)
             if "summary" in body:
-                body["summary"] = draw(st.text(SAFE_TEXT, max_size=50))
+                body["summary"] = draw(st.text(CLEAN_TEXT, max_size=50))
             return Case("guard_failed", stage, command, (body,), "guard_failed", None, rule)
 
         return build()
@@ -731,6 +879,15 @@ class Cases:
 def json_bytes(data: bytes) -> RawValue:
     """Bytes sent as they are, labelled JSON: what a client with a broken encoder sends."""
     return RawValue(Payload(metadata={"encoding": b"json/plain"}, data=data))
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _text_list(field: str) -> bool:
+    """A list of free text or names (not of keys, codes or objects)."""
+    return LIST_FIELDS.get(field, (None,))[0] is not None
 
 
 def _unknown(name: str) -> bool:
@@ -768,8 +925,17 @@ async def send(session: Session, target: Target, case: Case) -> tuple[str, str, 
         assert not outcome.accepted
         return str(outcome.code), outcome.message or "", outcome.field
     handle = session.client.get_workflow_handle(target.workflow_id)
+    # Raw bytes get a valid token of their own: the client would mint one from the actor
+    # it reads in them, and its JSON reader gives up on the deepest nestings. The worker
+    # checks the actor only of a command it can parse; the others are invalid_input.
+    raw_bytes = any(isinstance(arg, RawValue) for arg in case.args)
+    token = token_for(MFA_HEAD, target.workflow_id) if raw_bytes else None
     try:
-        await handle.execute_update(case.name, args=list(case.args))
+        if token is not None:
+            with acting_as(token):
+                await handle.execute_update(case.name, args=list(case.args))
+        else:
+            await handle.execute_update(case.name, args=list(case.args))
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         assert isinstance(cause, ApplicationError), (case, cause)
@@ -795,7 +961,7 @@ def check(case: Case, code: str, message: str, field: str | None) -> None:
         assert case.rule in message, (case, message)
     if case.secret is not None:
         assert case.secret not in message, "the message echoes the rejected value"
-    assert len(message) < 5000, "messages stay short"
+    assert len(message) <= MESSAGE_LIMIT, "messages stay short"
 
 
 def local_agrees(target: Target, case: Case, code: str) -> None:
@@ -805,7 +971,7 @@ def local_agrees(target: Target, case: Case, code: str) -> None:
     if case.name not in COMMANDS or case.name == "open_process":
         return
     try:
-        decide(target.state, parse_command(case.name, case.args[0]))
+        decide(target.state, parse_command(case.name, case.args[0]), today=_today())
     except DomainError as err:
         assert err.code == code, (case, err)
     else:
@@ -825,6 +991,10 @@ BUDGET = {
     "oversized": 130,
     "unknown_field": 110,
     "nul": 50,
+    "unclean_text": 90,
+    "duplicate_key": 40,
+    "too_large": 20,
+    "future": 30,
     "not_allowed": 130,
     "wrong_stage": 120,
     "out_of_order": 100,
@@ -845,6 +1015,10 @@ async def test_bad_commands_are_refused_and_leave_no_trace(
         "oversized": cases.oversized(),
         "unknown_field": cases.unknown_field(),
         "nul": cases.nul_character(),
+        "unclean_text": cases.unclean_text(),
+        "duplicate_key": cases.duplicate_key(),
+        "too_large": cases.too_large(),
+        "future": cases.future_date(),
         "not_allowed": cases.wrong_actor(),
         "wrong_stage": cases.wrong_stage(),
         "out_of_order": cases.out_of_order(),
@@ -909,6 +1083,8 @@ async def test_bad_commands_are_refused_and_leave_no_trace(
         f"\n  by category: {dict(counts)}\n  malformed: {dict(forms)}\n  by code: {dict(codes)}"
     )
     assert total >= 1000
+    # Every kind of unclean text, and a repeated key at both depths, was tried.
+    assert {"blank", "control", "bidi", "line", "top", "actor"} <= set(forms), forms
     assert set(codes) == {
         "invalid_input",
         "not_allowed",
