@@ -268,6 +268,23 @@ async def test_service_role_appends_only_through_the_functions_with_the_database
     assert abs((now - row["recorded_at"]).total_seconds()) < 60
 
 
+async def test_service_role_appends_alone_in_batches_and_in_groups(
+    database: Database, service: EventStore
+) -> None:
+    """All three append paths work without a single write privilege on the tables."""
+    await service.append("coop-batch", 0, [event(), event(), event()])  # append_events
+    groups = service.group_commit
+    assert groups is not None
+    results = await asyncio.gather(  # concurrent single events: append_event_group
+        *(service.append(f"coop-group-{i}", 0, [event()]) for i in range(20))
+    )
+    assert groups.groups_sent > 0 and groups.grouped_appends > 0
+    assert all(r.last_version == 1 for r in results)
+    assert await service.stream_version("coop-batch") == 3
+    report = await service.verify()
+    assert report.ok and report.events_checked == 23
+
+
 # -- the worker's and the CLI's own connection on the embedded default ----------------------
 
 
