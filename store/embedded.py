@@ -140,13 +140,18 @@ class EmbeddedPostgres:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fresh = {role: secrets.token_urlsafe(32) for role in (OWNER_ROLE, SERVICE_ROLE)}
+            # Written whole under another name, then linked into place: a process starting
+            # at the same moment either wins or reads the winner's complete file.
+            draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(fresh, out)
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                os.link(draft, path)
             except FileExistsError:
                 pass  # another process made it first: use theirs
-            else:
-                with os.fdopen(fd, "w") as out:
-                    json.dump(fresh, out)
+            finally:
+                draft.unlink()
         os.chmod(path, 0o600)  # whatever a copy or an editor left behind
         try:
             stored = json.loads(path.read_text())
