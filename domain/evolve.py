@@ -320,6 +320,8 @@ def evolve(state: ProcessState, event: ev.Event) -> ProcessState:
     changes = _APPLY[type(event)](state, event)
     changes["version"] = state.version + 1
     changes["last_occurred_on"] = event.occurred_on
+    if changes.get("stage", state.stage) != state.stage:
+        changes["stage_since"] = event.occurred_on
     return amend(state, **changes)
 
 

@@ -122,6 +122,11 @@ def may_issue(command: str, actor: Actor, config: ProcessConfig | None) -> bool:
     )
 
 
+def party_may_issue(command: str, party: str, config: ProcessConfig | None) -> bool:
+    """Whether some role of `party` may issue this command in this process."""
+    return any(_party_matches(rule.party, party, config) for rule in POLICY.get(command, ()))
+
+
 def allowed_text(command: str) -> str:
     return "; ".join(rule.describe() for rule in POLICY.get(command, ())) or "nobody"
 

@@ -151,6 +151,7 @@ class ProcessState:
     suspended_from: Stage | None = None  # where resume returns to
     suspended_by: str | None = None  # the party that suspended (only it may resume)
     last_occurred_on: date | None = None  # latest business date (invariant 1)
+    stage_since: date | None = None  # business date the current stage began
     version: int = 0  # number of events folded
     opinion: Opinion | None = None
     representative: str | None = None  # the channel's representative

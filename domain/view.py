@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from domain import events as ev
+from domain.awaiting import Awaiting, awaiting
 from domain.errors import DomainError
 from domain.parties import AgencyConfig, PartyInfo, ProcessConfig, Signatory
 from domain.stages import Stage
@@ -78,6 +79,8 @@ class ProcessView(BaseModel):
     pending_consents: tuple[str, ...]
     pending_reviews: tuple[str, ...]
     pending_agencies: tuple[str, ...]
+    awaiting: tuple[Awaiting, ...]  # every party awaited, with the command and since when
+    stage_since: date | None
     key_dates: dict[str, date | None]
     report_version: int
     instrument: InstrumentView
@@ -96,25 +99,10 @@ def _config(state: ProcessState) -> ProcessConfig:
 
 
 def pending_agencies(state: ProcessState) -> tuple[str, ...]:
-    """Every agency whose action the process is waiting for now, in configuration order."""
+    """Every agency whose action the process is waiting for now, in configuration order
+    (the agencies among `awaiting`)."""
     config = _config(state)
-    channel = config.channel.key
-    awaited: set[str] = set()
-    stage = state.stage
-    if stage == Stage.OPTIONS_REVIEW and state.representative is None:
-        awaited.add(channel)
-    elif stage == Stage.NEGOTIATING:
-        instrument = state.instrument
-        if instrument.draft_version and instrument.cleared_version != instrument.draft_version:
-            awaited.add(channel)
-    elif stage == Stage.MISSION_PLANNING:
-        awaited.update(state.mission.consents_with("pending", "overdue"))
-    elif stage == Stage.UNDER_REVIEW:
-        waiting = state.report.reviews_with("pending", "overdue")
-        awaited.update(waiting)
-        unescalated = [k for k in waiting if not state.report.reviews[k].escalated]
-        if not unescalated:
-            awaited.add(channel)  # the consolidated conclusions are due
+    awaited = {a.party for a in awaiting(state)}
     return tuple(k for k in config.agency_keys if k in awaited)
 
 
@@ -142,6 +130,8 @@ def process_view(state: ProcessState) -> ProcessView:
         ),
         pending_reviews=report.reviews_with("pending", "overdue") if under_review else (),
         pending_agencies=pending_agencies(state),
+        awaiting=awaiting(state),
+        stage_since=state.stage_since,
         key_dates={
             name: getattr(state.dates, name) for name in type(state.dates).__dataclass_fields__
         },

@@ -60,6 +60,7 @@ class Continuation(_Contract):
     snapshot: dict[str, Any]
     clocks: list[Clock] = Field(default_factory=list)
     recent: list[RecentCommand] = Field(default_factory=list)
+    stage_since_at: float | None = None  # when the current stage began (seconds, UTC)
 
 
 class RecentCommand(_Contract):

@@ -136,6 +136,7 @@ class CooperationProcessWorkflow:
         self._clocks: dict[str, Clock] = {}
         self._recent: OrderedDict[str, RecentCommand] = OrderedDict()
         self._lock = asyncio.Lock()
+        self._stage_since_at = workflow.time()  # when the current stage began (real time)
         self._ready = False  # the state is the store's (opening recorded, or stream loaded)
         self._queued = 0  # accepted commands waiting for the lock
         self._draining = False  # continue-as-new is due: no new command is accepted
@@ -178,6 +179,7 @@ class CooperationProcessWorkflow:
                 )
                 return
             self._clocks = {c.key: c for c in self._start.continued.clocks}
+            self._stage_since_at = self._start.continued.stage_since_at or workflow.time()
             self._recent = OrderedDict((r.update_id, r) for r in self._start.continued.recent)
             return
         try:
@@ -451,6 +453,7 @@ class CooperationProcessWorkflow:
                     snapshot=snapshot,
                     clocks=list(self._clocks.values()),
                     recent=list(self._recent.values()),
+                    stage_since_at=self._stage_since_at,
                 ),
                 continue_as_new_after=start.continue_as_new_after,
             )
@@ -466,8 +469,11 @@ class CooperationProcessWorkflow:
                 command=command.name, stage=str(self._state.stage), events=[], command_digest=digest
             )
         result = await self._record(command, events, update)
+        stage = self._state.stage
         for event in events:
             self._state = evolve(self._state, event)
+        if self._state.stage != stage:
+            self._stage_since_at = workflow.time()
         self._clocks = clocks.reconcile(self._clocks, self._state, events, workflow.time())
         self._publish(events[-1])
         refs = [
@@ -521,9 +527,18 @@ class CooperationProcessWorkflow:
 
     def _publish(self, last: Event | None = None) -> None:
         view = process_view(self._state)
+        upcoming = clocks.next_due(self._clocks)
+        due = (
+            datetime.fromtimestamp(upcoming.due_at, UTC)
+            if upcoming is not None and upcoming.due_at is not None
+            else None
+        )
         updates: list[SearchAttributeUpdate[Any]] = [
             search.STAGE.value_set(str(view.stage)),
             search.PENDING_AGENCIES.value_set(list(view.pending_agencies)),
+            search.AWAITING.value_set([f"{a.party}:{a.command}" for a in view.awaiting]),
+            search.STAGE_SINCE.value_set(datetime.fromtimestamp(self._stage_since_at, UTC)),
+            search.NEXT_DEADLINE.value_set(due) if due else search.NEXT_DEADLINE.value_unset(),
         ]
         if last is None:
             # At the start of every run: whoever started the workflow, the process is
@@ -535,12 +550,17 @@ class CooperationProcessWorkflow:
                 search.PROCESS_ID.value_set(view.process_id),
             ]
         workflow.upsert_search_attributes(updates)
-        # Agencies by name, with the key an operator filters on (AccordPendingAgencies).
+        # Parties by name, with the key and command an operator filters on (AccordAwaiting).
         names = {a.key: a.name or a.key for a in view.agencies}
-        waiting = ", ".join(f"{names[k]} (`{k}`)" for k in view.pending_agencies)
+        names["partner"] = view.partner.short_name or view.partner.name
+        names["national_body"] = view.national_body.short_name or view.national_body.name
+        waiting = "; ".join(
+            f"{names.get(a.party, a.party)} (`{a.party}`): {a.command}" for a in view.awaiting
+        )
         # The UI shows current details in a box three lines high: two short paragraphs,
         # the last event cut short (its full sentence is in the timeline and the report).
-        lines = [f"**Stage:** {view.stage} · **Waiting on:** {waiting or 'nobody'}"]
+        since = view.stage_since.isoformat() if view.stage_since else "-"
+        lines = [f"**Stage:** {view.stage} since {since} · **Waiting on:** {waiting or 'nobody'}"]
         on = view.last_occurred_on.isoformat() if view.last_occurred_on else "-"
         if last is not None:
             sentence = describe(last, self._state.config)
@@ -549,10 +569,8 @@ class CooperationProcessWorkflow:
             lines.append(f"**Last event** ({on}, no. {view.version}): {sentence}")
         else:
             lines.append(f"**Events recorded:** {view.version}, the last on {on}")
-        upcoming = clocks.next_due(self._clocks)
-        if upcoming is not None and upcoming.due_at is not None:
-            due = datetime.fromtimestamp(upcoming.due_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-            lines[-1] += f" · **Next timer:** {clocks.label(upcoming)}, {due}"
+        if upcoming is not None and due is not None:
+            lines[-1] += f" · **Next timer:** {clocks.label(upcoming)}, {due:%Y-%m-%d %H:%M} UTC"
         workflow.set_current_details("\n\n".join(lines))
 
 

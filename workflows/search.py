@@ -7,7 +7,7 @@ every process waiting on the Foreign Ministry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
@@ -16,19 +16,31 @@ PARTNER = SearchAttributeKey.for_keyword("AccordPartner")
 COUNTRY = SearchAttributeKey.for_keyword("AccordCountry")
 PENDING_AGENCIES = SearchAttributeKey.for_keyword_list("AccordPendingAgencies")
 PROCESS_ID = SearchAttributeKey.for_keyword("AccordProcessId")
+# Every party awaited with its command, `partner:start_mission` (DOMAIN.md "Awaiting").
+AWAITING = SearchAttributeKey.for_keyword_list("AccordAwaiting")
+# When the current stage began and when the next timer is due (UTC): sort by "stuck
+# longest", find what is about to be overdue (`AccordNextDeadline < '2026-12-31T00:00:00Z'`).
+STAGE_SINCE = SearchAttributeKey.for_datetime("AccordStageSince")
+NEXT_DEADLINE = SearchAttributeKey.for_datetime("AccordNextDeadline")
 
-ALL: tuple[SearchAttributeKey[str] | SearchAttributeKey[Sequence[str]], ...] = (
+# The dev server's SQL visibility has 10 Keyword, 3 KeywordList and 3 Datetime columns for
+# custom attributes: these use 4, 2 and 2.
+ALL: tuple[SearchAttributeKey[Any], ...] = (
     STAGE,
     PARTNER,
     COUNTRY,
     PENDING_AGENCIES,
     PROCESS_ID,
+    AWAITING,
+    STAGE_SINCE,
+    NEXT_DEADLINE,
 )
 
 # The CLI's spelling of each indexed value type, for `--search-attribute NAME=TYPE`.
 _CLI_TYPE = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
     SearchAttributeIndexedValueType.KEYWORD_LIST: "KeywordList",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
 }
 
 

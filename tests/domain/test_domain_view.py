@@ -24,7 +24,7 @@ from tests.domain.domain_scenario import DG, MFA_HEAD, SYSTEM, Run, run_to
 @pytest.mark.parametrize(
     ("stage", "pending"),
     [
-        (Stage.CONTACT, ()),
+        (Stage.CONTACT, ("mfa",)),  # the channel, like the national body, may log contact
         (Stage.OPTIONS_REVIEW, ("mfa",)),  # the channel's representative is awaited
         (Stage.NEGOTIATING, ()),
         (Stage.MISSION_PLANNING, ("mfa", "state_security_service")),

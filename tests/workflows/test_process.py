@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
@@ -25,6 +26,7 @@ from tests.workflows.builders import (
     Driver,
 )
 from workers.main import build_worker
+from workflows import search
 from workflows.contracts import ProcessOutcome, ProcessStart
 
 
@@ -311,3 +313,59 @@ async def test_projections_rebuild_equals_fold(session: Session, store: EventSto
     folded = fold(decode_event(e.event_type, e.schema_version, e.data) for e in events)
     assert before_view == process_view(folded).model_dump(mode="json")
     assert [t["version"] for t in before_timeline] == [e.version for e in events]
+
+
+async def test_operators_find_who_is_awaited_and_what_is_due(
+    session: Session, store: EventStore
+) -> None:
+    p = Driver(session, pid("awaiting"))
+    await p.open()
+    await p.to_mission_planning()
+    view = await read_status(session, p.workflow_id)
+    assert [(a["party"], a["command"]) for a in view["awaiting"]] == [
+        ("mfa", "grant_consent"),
+        ("state_security_service", "grant_consent"),
+    ]
+    assert view["stage_since"] == "2023-03-01"
+    await p.ok("grant_consent", "2023-04-01", MFA_HEAD, tor_version=1)
+    await p.ok("grant_consent", "2023-04-02", SSS_HEAD, tor_version=1)
+    view = await read_status(session, p.workflow_id)
+    assert [(a["party"], a["command"]) for a in view["awaiting"]] == [("partner", "start_mission")]
+
+    async def listed(query: str) -> list[str]:
+        return [wf.id async for wf in session.client.list_workflows(query)]
+
+    async def findable() -> bool:
+        ids = await listed(
+            f"AccordAwaiting = 'partner:start_mission' AND WorkflowId = '{p.workflow_id}'"
+        )
+        return ids == [p.workflow_id]
+
+    await eventually(findable)
+    # mission_ready runs no clock: no deadline; the stage began a moment ago.
+    description = await session.client.get_workflow_handle(p.workflow_id).describe()
+    attrs = description.typed_search_attributes
+    assert attrs.get(search.NEXT_DEADLINE) is None
+    since = attrs.get(search.STAGE_SINCE)
+    assert since is not None and datetime.now(UTC) - since < timedelta(minutes=5)
+    await p.ok("withdraw", "2023-04-03", NB_CHAIR, reason="Test over")
+
+
+async def test_the_next_deadline_is_searchable(session: Session, store: EventStore) -> None:
+    p = Driver(session, pid("deadline"))
+    await p.open()
+    await p.to_mission_planning()  # the consent deadline runs: P90D
+    description = await session.client.get_workflow_handle(p.workflow_id).describe()
+    due = description.typed_search_attributes.get(search.NEXT_DEADLINE)
+    assert due is not None
+    now = datetime.now(UTC)
+    assert timedelta(days=89) < due - now <= timedelta(days=90)
+    query = (
+        f"AccordNextDeadline < '{(now + timedelta(days=91)).isoformat()}' "
+        f"AND WorkflowId = '{p.workflow_id}'"
+    )
+
+    async def findable() -> bool:
+        return [wf.id async for wf in session.client.list_workflows(query)] == [p.workflow_id]
+
+    await eventually(findable)
