@@ -1,0 +1,126 @@
+"""The process's clocks as pure functions of (state, clocks, now): no Temporal needed."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from domain import Event, Stage
+from tests.domain.domain_scenario import CHAIR, DG, MFA_HEAD, SSS_HEAD, Run, run_to
+from workflows import clocks
+from workflows.clocks import Clock
+
+DAY = 86400.0
+
+
+def step(run: Run, current: dict[str, Clock], now: float, events: list[Event]) -> dict[str, Clock]:
+    return clocks.reconcile(current, run.state, events, now)
+
+
+def test_a_proposed_mission_arms_the_consent_deadline_for_its_full_period() -> None:
+    run = run_to(Stage.MISSION_PLANNING)
+    armed = step(run, {}, 1000.0, [])
+    consent = armed["consent/1"]
+    period = run.state.config.durations.consent_deadline.total_seconds()  # type: ignore[union-attr]
+    assert (consent.command, consent.due_at) == ("consent_deadline_reached", 1000.0 + period)
+    assert consent.armed_on == run.state.last_occurred_on
+
+
+def test_a_clock_the_state_no_longer_wants_is_dropped() -> None:
+    run = run_to(Stage.MISSION_PLANNING)
+    armed = step(run, {}, 0.0, [])
+    events = run.do("grant_consent", MFA_HEAD, tor_version=1)
+    events += run.do("grant_consent", SSS_HEAD, tor_version=1)
+    assert run.stage() == Stage.MISSION_READY
+    assert step(run, armed, 10.0, events) == {}
+
+
+def test_suspension_stops_every_clock_and_resume_keeps_the_time_left() -> None:
+    run = run_to(Stage.MISSION_PLANNING)
+    period = run.state.config.durations.consent_deadline.total_seconds()  # type: ignore[union-attr]
+    armed = step(run, {}, 0.0, [])
+    suspended_at = period - 2 * DAY  # two days before the deadline
+    events = run.do("suspend", CHAIR, reason="Elections")
+    stopped = step(run, armed, suspended_at, events)
+    assert stopped["consent/1"].due_at is None
+    assert stopped["consent/1"].remaining == 2 * DAY
+    assert clocks.due(stopped, suspended_at + 365 * DAY) == []  # nothing fires meanwhile
+    assert clocks.next_due(stopped) is None
+    run.tick(30)
+    events = run.do("resume", CHAIR, reason="Government formed")
+    resumed_at = suspended_at + 30 * DAY
+    again = step(run, stopped, resumed_at, events)
+    assert again["consent/1"].due_at == resumed_at + 2 * DAY  # not a fresh period
+
+
+def test_a_clock_already_due_at_suspension_fires_at_once_on_resume_dated_the_resumption() -> None:
+    run = run_to(Stage.MISSION_PLANNING)
+    armed = step(run, {}, 0.0, [])
+    late = armed["consent/1"].due_at or 0.0
+    events = run.do("suspend", CHAIR, reason="Elections")
+    stopped = step(run, armed, late + 5, events)  # due, not yet fired
+    assert stopped["consent/1"].remaining == 0.0
+    run.tick(10)
+    events = run.do("resume", CHAIR, reason="Back")
+    again = step(run, stopped, late + 1000, events)
+    [due] = clocks.due(again, late + 1000)
+    assert due.fire_date(run.state.last_occurred_on, run.today) == run.today
+
+
+def test_suspension_and_resumption_do_not_re_arm_dormancy_but_other_events_do() -> None:
+    run = run_to(Stage.NEGOTIATING)
+    armed = step(run, {}, 0.0, [])
+    first = armed["dormancy"].due_at or 0.0
+    events = run.do("suspend", CHAIR, reason="Pause")
+    stopped = step(run, armed, 100.0, events)
+    events = run.do("resume", CHAIR, reason="On")
+    resumed = step(run, stopped, 200.0, events)
+    assert resumed["dormancy"].due_at == first + 100.0  # the 100 s suspended do not count
+    events = run.do(
+        "record_meeting", CHAIR, format="online", initiator="national_body", summary="Talks"
+    )
+    rearmed = step(run, resumed, 300.0, events)
+    assert rearmed["dormancy"].due_at == 300.0 + resumed["dormancy"].period
+
+
+def test_a_deadline_fires_before_a_reminder_due_with_it() -> None:
+    run = run_to(Stage.UNDER_REVIEW)
+    armed = step(run, {}, 0.0, [])
+    same = {k: c.model_copy(update={"due_at": 50.0}) for k, c in armed.items()}
+    order = [c.command for c in clocks.due(same, 50.0)]
+    assert order == ["review_deadline_reached"] * 2 + ["review_reminder_due"] * 2
+    # Earlier reminders come first, as they fall due.
+    assert clocks.due(armed, 10 * 365 * DAY)[0].command == "review_reminder_due"
+
+
+def test_reminders_repeat_each_period() -> None:
+    run = run_to(Stage.UNDER_REVIEW)
+    armed = step(run, {}, 0.0, [])
+    reminder = armed["reminder/1/mfa"]
+    fired = clocks.after_firing(reminder)
+    assert fired.due_at == (reminder.due_at or 0.0) + reminder.period
+    assert fired.periods_done == 1
+
+
+def test_a_fire_date_is_never_after_today_nor_before_the_last_date() -> None:
+    clock = Clock(
+        key="consent/1",
+        command="consent_deadline_reached",
+        period=90 * DAY,
+        armed_on=date(2026, 11, 1),
+        due_at=0.0,
+    )
+    assert clock.fire_date(None, date(2027, 6, 1)) == date(2027, 1, 30)
+    assert clock.fire_date(None, date(2026, 12, 4)) == date(2026, 12, 4)  # not the future
+    assert clock.fire_date(date(2027, 3, 1), date(2027, 6, 1)) == date(2027, 3, 1)
+    # Durations of seconds (tests, scenario replays): the date it was armed on.
+    short = clock.model_copy(update={"period": 2.0})
+    assert short.fire_date(None, date(2027, 6, 1)) == date(2026, 11, 1)
+    assert date(2026, 11, 1) + timedelta(days=90) == date(2027, 1, 30)
+
+
+def test_an_unopened_or_closed_process_wants_no_clock() -> None:
+    run = Run()
+    assert clocks.wanted(run.state) == {}
+    run = run_to(Stage.MISSION_PLANNING)
+    run.do("withdraw", DG, reason="No mandate")
+    assert clocks.wanted(run.state) == {}
