@@ -22,7 +22,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from cli.session import Session
 from domain import DomainError, decide, initial_state, parse_command
@@ -189,7 +189,8 @@ async def send_command(
 
 
 # How long `send` keeps re-sending a command the process answered `busy` (it is moving to
-# a new run, or at its queue limit): nothing was recorded, and the update id is kept.
+# a new run, or at its queue limit) or the server pushed back: nothing was recorded, and
+# the update id is kept.
 BUSY_RETRY_FOR = timedelta(seconds=60)
 
 
@@ -217,6 +218,14 @@ async def _send(
                 return CommandOutcome(False, cause.type, cause.message, field_name)
             return CommandOutcome(False, "rejected", str(cause or err))
         except RPCError as err:
+            # Back-pressure (too many updates in flight on this workflow, an update aborted
+            # while the server reloaded it): nothing was accepted, the same id is safe.
+            transient = err.status in (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
+            if transient and waited < BUSY_RETRY_FOR.total_seconds():
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 2.0)
+                continue
             return await _closed_process_outcome(session, workflow_id, err)
         break
     if result.command_digest is not None and result.command_digest != _digest(name, payload):
