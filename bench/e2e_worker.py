@@ -8,7 +8,8 @@ Temporal baseline and for measuring proposals without editing `workflows/` or
 `activities/`:
 
   --noop               `record_events` returns a RecordResult without touching PostgreSQL
-                       (same name, same input and output, same number of activities)
+                       (same name, same input and output, same number of activities), and
+                       `load_process` finds no stream
   --local-activities   the workflow's `record_events` runs as a local activity
   --projections MODE   `refresh` (as shipped), `none` (append only: projections left to a
                        feed consumer)
@@ -37,7 +38,7 @@ from temporalio.common import SearchAttributeUpdate
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 import workers.main as worker_main
-from activities.contracts import RecordRequest, RecordResult
+from activities.contracts import LoadedProcess, LoadRequest, RecordRequest, RecordResult
 from store import EventStore
 from store.embedded import database_url
 from workers import logs
@@ -59,6 +60,18 @@ class NoopRecorder:
             last_version=request.expected_version + n,
             already_recorded=False,
         )
+
+
+class NoopLoader:
+    """Stands in for `ProcessLoader` beside the no-op recorder: no stream exists, so every
+    opening goes ahead (a baseline run is too short to continue as new)."""
+
+    def __init__(self, *_: object) -> None:
+        pass
+
+    @activity.defn(name="load_process")
+    async def load_process(self, request: LoadRequest) -> LoadedProcess:
+        return LoadedProcess(version=0, head_hash=None, snapshot=None)
 
 
 def _use_local_activities() -> None:
@@ -180,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         _override_worker(options)
     if args.noop:
         worker_main.ProcessRecorder = NoopRecorder  # type: ignore[attr-defined,assignment]
+        worker_main.ProcessLoader = NoopLoader  # type: ignore[attr-defined,assignment]
     if args.local_activities:
         _use_local_activities()
     if args.dedupe_search_attributes:
