@@ -58,12 +58,17 @@ class ProcessRecorder:
             ) from err
         await self._projections.refresh(request.stream_id)
         activity.logger.info(
-            "recorded %d event(s) on %s (versions %d..%d%s)",
-            len(events),
-            request.stream_id,
-            result.first_version,
-            result.last_version,
-            ", already recorded" if result.already_recorded else "",
+            "events recorded",
+            extra={
+                "accord": {
+                    "stream_id": request.stream_id,
+                    "events": len(events),
+                    "first_version": result.first_version,
+                    "last_version": result.last_version,
+                    "already_recorded": result.already_recorded,
+                    "update_id": request.correlation_id,
+                }
+            },
         )
         return RecordResult(
             positions=list(result.positions),

@@ -300,11 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         from workers.main import main as worker_main
 
         try:
-            worker_main()
+            return worker_main()
         except KeyConfigError as err:  # keys missing or unusable: a set-up mistake
             print(f"accord worker: {err}", file=sys.stderr)
             return 2
-        return 0
     from workers import logs
 
     logs.configure(os.environ.get("ACCORD_LOG_LEVEL", "WARNING"))

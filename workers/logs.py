@@ -12,13 +12,20 @@ import sys
 from typing import Any
 
 import structlog
+import temporalio.activity
+import temporalio.workflow
 from structlog.typing import EventDict, WrappedLogger
 
 
 def _temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """Lift the ids temporalio puts in `extra` to top-level keys."""
+    """Lift the ids temporalio puts in `extra`, and Accord's own fields (`extra={"accord":
+    {...}}`, as the workflow logs each command), to top-level keys."""
     record = event_dict.get("_record")
     if record is not None:
+        fields = getattr(record, "accord", None)
+        if isinstance(fields, dict):
+            for name, value in fields.items():
+                event_dict.setdefault(name, value)
         for key in ("temporal_workflow", "temporal_activity"):
             value = getattr(record, key, None)
             if isinstance(value, dict):
@@ -35,8 +42,16 @@ def _temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) -> Event
     return event_dict
 
 
+def fields_as_fields(on: bool = True) -> None:
+    """The SDK's loggers put the workflow and activity ids in `extra` (lifted to top-level
+    keys by `configure`), and not also as a dict appended to every message."""
+    temporalio.workflow.logger.workflow_info_on_message = not on
+    temporalio.activity.logger.activity_info_on_message = not on
+
+
 def configure(level: str = "INFO", json: bool | None = None) -> None:
     """Configure structlog and stdlib logging once; JSON unless stderr is a terminal."""
+    fields_as_fields()
     if json is None:
         json = not sys.stderr.isatty()
     shared: list[Any] = [

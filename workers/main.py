@@ -86,10 +86,28 @@ async def running_worker(
         await store.close()
 
 
-async def serve() -> None:
+async def serve() -> int:
     settings = TemporalSettings.from_env()
-    client = await settings.connect()
-    store = await EventStore.connect(database_url())
+    try:
+        client = await settings.connect()
+    except Exception as err:  # an unreachable or misconfigured server: one line, no trace
+        log.error(
+            "worker start failed: Temporal unreachable",
+            address=settings.address,
+            namespace=settings.namespace,
+            error=type(err).__name__,
+            reason=str(err)[:300],
+        )
+        return 1
+    try:
+        store = await EventStore.connect(database_url())
+    except Exception as err:  # likewise for the event store (credentials never logged)
+        log.error(
+            "worker start failed: event store unreachable",
+            error=type(err).__name__,
+            reason=str(err)[:300],
+        )
+        return 1
     worker = build_worker(client, store, settings.task_queue)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -108,12 +126,13 @@ async def serve() -> None:
     await run
     await store.close()
     log.info("worker stopped")
+    return 0
 
 
-def main() -> None:
+def main() -> int:
     logs.configure(os.environ.get("ACCORD_LOG_LEVEL", "INFO"))
-    asyncio.run(serve())
+    return asyncio.run(serve())
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         RecordResult,
     )
     from domain import (
+        COMMANDS,
         Command,
         DomainError,
         Event,
@@ -205,6 +206,7 @@ class CooperationProcessWorkflow:
         update = workflow.current_update_info()
         if update is not None and update.id in self._recent:
             return self._recent[update.id].result  # a retry that reached the next run
+        started = workflow.time()
         self._queued += 1
         waiting = True
         try:
@@ -217,16 +219,44 @@ class CooperationProcessWorkflow:
                 try:
                     result = await self._execute(parsed, update)
                 except DomainError as err:
+                    self._log("command refused", parsed.name, update, parsed, code=err.code)
                     raise rejection(err) from None
         finally:
             if waiting:
                 self._queued -= 1
         if update is not None:
             self._remember(update.id, result)
+        self._log(
+            "command accepted",
+            parsed.name,
+            update,
+            parsed,
+            events=len(result.events),
+            stage=result.stage,
+            duration_ms=round((workflow.time() - started) * 1000),
+        )
         return result
 
     @command.validator
     def validate_command(self, name: str, args: Sequence[RawValue]) -> None:
+        try:
+            self._validate(name, args)
+        except ApplicationError as err:
+            try:
+                command: Command | None = parse_command(name, args[0].payload.data)
+            except (DomainError, IndexError):
+                command = None  # malformed: no actor to report
+            self._log(
+                "command refused",
+                name,
+                workflow.current_update_info(),
+                command,
+                code=err.type,
+                field=(err.details[0] or {}).get("field") if err.details else None,
+            )
+            raise
+
+    def _validate(self, name: str, args: Sequence[RawValue]) -> None:
         parsed = self._parse(name, args)
         update = workflow.current_update_info()
         recent = self._recent.get(update.id) if update is not None else None
@@ -273,6 +303,31 @@ class CooperationProcessWorkflow:
             return parse_command(name, args[0].payload.data)
         except DomainError as err:
             raise rejection(err) from None
+
+    def _log(
+        self,
+        message: str,
+        name: str,
+        update: workflow.UpdateInfo | None,
+        command: Command | None,
+        **fields: Any,
+    ) -> None:
+        """One line per command, its facts as fields (`workers/logs.py` lifts them)."""
+        actor = command.actor if command is not None else None
+        workflow.logger.info(
+            message,
+            extra={
+                "accord": {
+                    "process": workflow.info().workflow_id,
+                    # What the caller sent may be anything: a short, known-safe form.
+                    "command": name if name in COMMANDS else "(unknown)",
+                    "update_id": update.id[:200] if update is not None else None,
+                    "actor_party": actor.party if actor is not None else None,
+                    "actor_role": actor.role if actor is not None else None,
+                    **fields,
+                }
+            },
+        )
 
     def _current(self) -> ProcessState:
         return self._state if self._ready else self._provisional
@@ -471,7 +526,8 @@ class CooperationProcessWorkflow:
         result = await self._record(command, events, update)
         stage = self._state.stage
         for event in events:
-            self._state = evolve(self._state, event)
+            # With the issuing party, as the store's fold has it (correct_record's rule).
+            self._state = evolve(self._state, event, command.actor.party)
         if self._state.stage != stage:
             self._stage_since_at = workflow.time()
         self._clocks = clocks.reconcile(self._clocks, self._state, events, workflow.time())
