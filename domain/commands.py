@@ -7,9 +7,10 @@ so the same object is stored on `ProcessOpened` and read back by the state.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -418,11 +419,68 @@ def parse_command(
         command = model.model_validate_json(raw, strict=True, context=INPUT)
     except ValidationError as exc:
         raise _invalid_input(name, exc) from None
-    if from_json:
+    if from_json and not _no_key_repeated(command, raw):
         # Only a command that is otherwise valid is parsed a second time: its shape (a
         # few levels deep, bounded lists) keeps this cheap, and bad input costs nothing.
         refuse_duplicate_keys(name, raw)
     return command
+
+
+# A key's closing quote, whitespace, then its colon: the count below would miss that key.
+_SPACED_COLON = re.compile(r'"[ \t\n\r]+:')
+_SPACED_COLON_BYTES = re.compile(rb'"[ \t\n\r]+:')
+# Per model class, the fields that hold models (or tuples of them): where keys nest.
+_NESTED: dict[type[BaseModel], tuple[str, ...]] = {}
+
+
+def _no_key_repeated(command: BaseModel, raw: str | bytes) -> bool:
+    """True when `raw` certainly repeats no key: the common case, without a second parse.
+
+    Every key of a valid command is a field of one of its models (unknown keys are
+    refused, and no field is a free-form object), and pydantic records each field given
+    once, however often its key came. So the keys given are at least the fields set
+    across the command's models, and more exactly when a key repeats. Counting `":` in
+    the text counts every key (each key's closing quote is followed by its colon, unless
+    whitespace comes between: then this answers False), plus any string *value* that
+    starts with a colon or holds an escaped quote before one, which only makes the count
+    larger. So a count equal to the fields set proves that no key repeats; anything else
+    goes to the exact check."""
+    if isinstance(raw, bytes):
+        # The `in` tests are the cheap common case; the pattern only runs if one matches.
+        spaced = (b'" ' in raw or b'"\n' in raw or b'"\t' in raw or b'"\r' in raw) and (
+            _SPACED_COLON_BYTES.search(raw) is not None
+        )
+        count = raw.count(b'":')
+    else:
+        spaced = ('" ' in raw or '"\n' in raw or '"\t' in raw or '"\r' in raw) and (
+            _SPACED_COLON.search(raw) is not None
+        )
+        count = raw.count('":')
+    return not spaced and count == _fields_given(command)
+
+
+def _fields_given(model: BaseModel) -> int:
+    cls = type(model)
+    nested = _NESTED.get(cls)
+    if nested is None:
+        nested = _NESTED[cls] = tuple(
+            name for name, info in cls.model_fields.items() if _holds_models(info.annotation)
+        )
+    given = len(model.model_fields_set)
+    for name in nested:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            given += _fields_given(value)
+        elif isinstance(value, tuple):
+            given += sum(_fields_given(item) for item in value if isinstance(item, BaseModel))
+    return given
+
+
+def _holds_models(annotation: Any) -> bool:
+    """Whether a field's type is, or contains, a model (`Actor`, `tuple[Signatory, ...]`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_models(arg) for arg in get_args(annotation))
 
 
 class _DuplicateKey(Exception):

@@ -11,6 +11,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain import (
     FUTURE_TOLERANCE,
@@ -363,3 +365,80 @@ def test_visible_escapes_what_could_drive_a_terminal() -> None:
     assert visible("a\nb\tc\x1b", keep_newlines=True) == "a\nb\tc\\x1b"
     # A typed backslash cannot pass for an escape once anything is escaped.
     assert visible("\\x1b\x1b") == "\\\\x1b\\x1b"
+
+
+# -- the duplicate check's fast path never misses a repeat --------------------------------
+
+_OPENING = {"actor": CHAIR, "occurred_on": "2018-05-17", "process": CONFIG}
+_SIGNING = {
+    "actor": CHAIR | {"name": ":colon first"},
+    "occurred_on": "2020-01-01",
+    "draft_version": 1,
+    "place": 'Baku "old town": centre',
+    "signatories": SIGNATORIES,
+}
+_VALID: list[tuple[str, dict[str, Any]]] = [
+    ("record_meeting", MEETING | {"summary": '":" and ":-) and \\":'}),
+    ("sign_instrument", _SIGNING),
+    ("open_process", _OPENING),
+]
+
+
+def _objects(node: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if isinstance(node, dict):
+        found.append(node)
+        for value in node.values():
+            _objects(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _objects(value, found)
+    return found
+
+
+def _render(node: Any, repeat: tuple[int, int] | None, counter: list[int], style: str) -> str:
+    """JSON text of `node`; object number repeat[0] repeats its key number repeat[1]."""
+    colon = {"compact": ":", "spaced": ": ", "before": " : ", "newline": "\n:"}[style]
+    if isinstance(node, dict):
+        index = counter[0]
+        counter[0] += 1
+        pairs = [(k, _render(v, repeat, counter, style)) for k, v in node.items()]
+        if repeat is not None and repeat[0] == index:
+            pairs.append(pairs[repeat[1] % len(pairs)])
+        return "{" + ",".join(json.dumps(k) + colon + v for k, v in pairs) + "}"
+    if isinstance(node, list):
+        return "[" + ",".join(_render(v, repeat, counter, style) for v in node) + "]"
+    return json.dumps(node)
+
+
+@given(
+    which=st.integers(0, len(_VALID) - 1),
+    where=st.integers(0, 1000),
+    key=st.integers(0, 50),
+    style=st.sampled_from(["compact", "spaced", "before", "newline"]),
+    repeat=st.booleans(),
+    as_bytes=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_repeated_key_is_found_however_the_json_is_written(
+    which: int, where: int, key: int, style: str, repeat: bool, as_bytes: bool
+) -> None:
+    name, payload = _VALID[which]
+    count = len(_objects(json.loads(json.dumps(payload)), []))
+    text = _render(
+        json.loads(json.dumps(payload)), (where % count, key) if repeat else None, [0], style
+    )
+    raw: str | bytes = text.encode() if as_bytes else text
+    if repeat:
+        error = invalid(name, raw)
+        assert "a key appears twice" in error.message, error
+    else:
+        assert parse_command(name, raw).name == name
+
+
+def test_a_repeat_hidden_by_spaced_colons_and_a_colon_in_a_value_is_found() -> None:
+    # Two keys written `"key" :` (not counted as `":`), a value holding `\":` (counted):
+    # the `":` count equals the fields set, yet "format" repeats.
+    body = json.dumps(MEETING | {"summary": 'He said "yes": fine'}, separators=(",", ":"))
+    body = body.replace('"format":', '"format" :').replace('"initiator":', '"initiator" :')
+    body = body[:-1] + ',"format":"online"}'
+    assert invalid("record_meeting", body).field == "format"
