@@ -9,6 +9,7 @@ codec keys configured (`ACCORD_CODEC_KEYS`), the UI is pointed at the codec serv
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -168,6 +169,59 @@ class DevServer:
             os.kill(pid, signal.SIGKILL)
             _exited(pid)
         self._pidfile.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class BackgroundWorker:
+    """`accord worker` beside the embedded dev server, so that the UI's current details and
+    the `status` query answer after `make run`; stopped with the server."""
+
+    data_dir: Path
+    address: str
+
+    @property
+    def _pidfile(self) -> Path:
+        return self.data_dir / "worker.pid"
+
+    def running(self) -> bool:
+        if not self._pidfile.exists():
+            return False
+        return not _exited(int(self._pidfile.read_text()))
+
+    def start(self) -> bool:
+        """Start unless one runs; True if this call started it."""
+        if self.running():
+            return False
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "worker.log").open("ab")
+        env = {**os.environ, "TEMPORAL_ADDRESS": self.address}
+        proc = subprocess.Popen(
+            [str(project_root() / ".venv" / "bin" / "accord"), "worker"],
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+        )
+        self._pidfile.write_text(str(proc.pid))
+        return True
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if not self._pidfile.exists():
+            return
+        pid = int(self._pidfile.read_text())
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # finishes in-flight tasks, then exits
+            deadline = time.monotonic() + timeout
+            while not _exited(pid):
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    break
+                time.sleep(0.1)
+        self._pidfile.unlink(missing_ok=True)
+
+
+def background_worker(server: DevServer) -> BackgroundWorker:
+    return BackgroundWorker(data_dir=server.data_dir, address=server.address)
 
 
 def _exited(pid: int) -> bool:

@@ -167,6 +167,12 @@ async def _cmd_scenario(args: argparse.Namespace) -> int:
             if args.report_dir:
                 ids = [r.workflow_id for r in runs]
                 await report_cli.write_reports(session.store, ids, Path(args.report_dir))
+            if args.keep_server and session.embedded is not None:
+                # The server stays for the UI: a worker stays with it (`make run`), stopped
+                # by `accord dev-server stop`.
+                from cli.devserver import background_worker
+
+                background_worker(session.embedded).start()
     except ScenarioError as err:
         print(f"accord: {err}", file=sys.stderr)
         return 2
@@ -204,22 +210,28 @@ async def _cmd_projections_rebuild(args: argparse.Namespace) -> int:
 
 
 def _cmd_dev_server(args: argparse.Namespace) -> int:
-    from cli.devserver import embedded_dev_server
+    from cli.devserver import background_worker, embedded_dev_server
 
     server = embedded_dev_server()
+    worker = background_worker(server)
     if args.action == "start":
         started = server.start()
+        worker.start()  # so the UI's details and `status` answer between commands
         _print(
-            {"address": server.address, "ui": server.ui_url, "started": started},
+            {"address": server.address, "ui": server.ui_url, "started": started, "worker": True},
             args.json,
-            f"Temporal dev server on {server.address}, UI at {server.ui_url}"
+            f"Temporal dev server on {server.address}, UI at {server.ui_url}, with a worker"
             + ("" if started else " (already running)"),
         )
     elif args.action == "stop":
+        worker.stop()
         server.stop()
-        _print({"stopped": True}, args.json, "stopped")
+        _print({"stopped": True}, args.json, "stopped (dev server and worker)")
     else:
-        _print({"running": server.running(), "address": server.address}, args.json)
+        _print(
+            {"running": server.running(), "address": server.address, "worker": worker.running()},
+            args.json,
+        )
     return 0
 
 
