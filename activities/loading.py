@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import LoadedProcess, LoadRequest
 from domain import decode_event, fold
+from domain.corrections import party_of
 from domain.snapshot import dump_state
 from store import EventStore
 
@@ -45,7 +46,10 @@ class ProcessLoader:
                 )
             if head.hash.hex() != request.head_hash:
                 raise _refused(f"{stream_id}: the head hash differs from the previous run's")
-        state = fold(decode_event(e.event_type, e.schema_version, e.data) for e in events)
+        state = fold(
+            (decode_event(e.event_type, e.schema_version, e.data) for e in events),
+            by=[party_of(e.metadata.actor) for e in events],
+        )
         activity.logger.info("loaded %s at version %d", stream_id, head.version)
         return LoadedProcess(
             version=head.version, head_hash=head.hash.hex(), snapshot=dump_state(state)

@@ -17,6 +17,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -293,6 +295,20 @@ class CloseProcess(Command):
     summary: Text = ""
 
 
+class CorrectRecord(Command):
+    """Puts right one earlier event (DOMAIN.md `correct_record`): the original stays in the
+    store; `fields` (field name -> corrected value, JSON) are checked against that event
+    type's own field types by the decider, which alone knows the event's type."""
+
+    name = "correct_record"
+    version: Annotated[int, Field(ge=1, le=1_000_000_000)]
+    fields: Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,39}$")], JsonValue],
+        Field(min_length=1, max_length=20),
+    ]
+    reason: Reason
+
+
 # --- Timer-driven commands (actor party `system`; not part of the public update list) ---
 
 
@@ -354,6 +370,7 @@ COMMANDS: dict[str, type[Command]] = {
         Resume,
         Withdraw,
         CloseProcess,
+        CorrectRecord,
     )
 }
 

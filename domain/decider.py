@@ -19,6 +19,7 @@ from typing import Any
 
 from domain import commands as cmd
 from domain import events as ev
+from domain.corrections import decide_correction
 from domain.errors import DomainError
 from domain.evolve import evolve, fold
 from domain.parties import ProcessConfig
@@ -87,6 +88,10 @@ def decide(
         raise DomainError(
             "wrong_stage", f"{name}: not accepted in stage {state.stage}; accepted in: {stages}"
         )
+    if isinstance(command, cmd.CorrectRecord):
+        # Its own order of checks (domain/corrections.py): the out_of_order check compares
+        # with the last business date as corrected, so a wrong latest date can be undone.
+        return [decide_correction(state, command, today)]
     on = command.occurred_on
     last = state.last_occurred_on
     if last is not None and on < last:
@@ -747,6 +752,6 @@ _DECISIONS: dict[type[cmd.Command], Decision] = {
     cmd.ReviewDeadlineReached: _review_deadline,
     cmd.DormancyDue: _dormancy,
 }
-assert set(_DECISIONS) | {cmd.OpenProcess} == set(cmd.COMMANDS.values()) | set(
+assert set(_DECISIONS) | {cmd.OpenProcess, cmd.CorrectRecord} == set(cmd.COMMANDS.values()) | set(
     cmd.SYSTEM_COMMANDS.values()
 ), "every command must have a decision"

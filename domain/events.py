@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from domain.parties import ProcessConfig, Signatory
 from domain.vocabulary import (
@@ -237,6 +237,18 @@ class ProcessClosed(Event):
     summary: Text = ""
 
 
+class RecordCorrected(Event):
+    """One earlier event put right (`correct_record`); that event stays as recorded.
+
+    `fields` holds the corrected values in their JSON form (dates as ISO strings), each
+    checked against `corrected_type`'s own field type when the correction was decided."""
+
+    corrected_version: Annotated[int, Field(ge=2)]
+    corrected_type: Annotated[str, Field(max_length=40)]
+    fields: Annotated[dict[str, JsonValue], Field(min_length=1, max_length=20)]
+    reason: Text
+
+
 # --- Timer-driven ----------------------------------------------------------------------
 
 
@@ -297,6 +309,7 @@ EVENTS: dict[str, type[Event]] = {
         ProcessResumed,
         ProcessWithdrawn,
         ProcessClosed,
+        RecordCorrected,
         ConsentOverdue,
         Escalated,
         ReviewReminderSent,

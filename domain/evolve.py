@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from domain import events as ev
+from domain.corrections import corrected_changes, entry
 from domain.stages import Stage
 from domain.state import (
     Consent,
@@ -307,6 +308,7 @@ _APPLY: dict[type[ev.Event], Callable[[ProcessState, Any], Changes]] = {
     ev.ProcessResumed: _resumed,
     ev.ProcessWithdrawn: _withdrawn,
     ev.ProcessClosed: _closed,
+    ev.RecordCorrected: corrected_changes,
     ev.ConsentOverdue: _consent_overdue,
     ev.Escalated: _escalated,
     ev.ReviewReminderSent: _review_reminder,
@@ -315,19 +317,36 @@ _APPLY: dict[type[ev.Event], Callable[[ProcessState, Any], Changes]] = {
 assert set(_APPLY) == set(ev.EVENTS.values()), "every event type must have an evolve rule"
 
 
-def evolve(state: ProcessState, event: ev.Event) -> ProcessState:
-    """The state after one more event (one copy of the top-level record)."""
+def evolve(state: ProcessState, event: ev.Event, by: str | None = None) -> ProcessState:
+    """The state after one more event (one copy of the top-level record).
+
+    `by` is the party whose command recorded the event (the event store keeps it as the
+    actor metadata, not in the event): `correct_record` lets that party correct it."""
     changes = _APPLY[type(event)](state, event)
     changes["version"] = state.version + 1
     changes["last_occurred_on"] = event.occurred_on
+    changes["entries"] = (
+        *changes.get("entries", state.entries),
+        entry(event.event_type, event.occurred_on, by),
+    )
     if changes.get("stage", state.stage) != state.stage:
         changes["stage_since"] = event.occurred_on
     return amend(state, **changes)
 
 
-def fold(events: Iterable[ev.Event], state: ProcessState | None = None) -> ProcessState:
-    """Fold a stream of events onto `state` (the initial state by default)."""
+def fold(
+    events: Iterable[ev.Event],
+    state: ProcessState | None = None,
+    *,
+    by: Iterable[str | None] | None = None,
+) -> ProcessState:
+    """Fold a stream of events onto `state` (the initial state by default); `by` gives
+    each event's recording party, in the same order (see `evolve`)."""
     current = state if state is not None else ProcessState()
-    for event in events:
-        current = evolve(current, event)
+    if by is None:
+        for event in events:
+            current = evolve(current, event)
+        return current
+    for event, party in zip(events, by, strict=True):
+        current = evolve(current, event, party)
     return current

@@ -89,6 +89,9 @@ POLICY: dict[str, tuple[Rule, ...]] = {
     "resume": _HEADS,  # and only the party that suspended (checked by the decider)
     "withdraw": _HEADS,
     "close_process": (_r("national_body", "chair"),),
+    # Any party may ask; the decider admits only the party that recorded the corrected
+    # event, or the national_body chair (domain/corrections.py).
+    "correct_record": (_r("partner"), _r("national_body"), _r("any_agency")),
     "consent_deadline_reached": (_r("system"),),
     "review_reminder_due": (_r("system"),),
     "review_deadline_reached": (_r("system"),),

@@ -82,6 +82,7 @@ ALLOWED_IN: dict[str, frozenset[Stage]] = {
     "resume": frozenset({S.SUSPENDED}),
     "withdraw": NON_TERMINAL,
     "close_process": frozenset({S.PRESENTED, S.PUBLISHED}),
+    "correct_record": NON_TERMINAL,
     "consent_deadline_reached": NON_TERMINAL,
     "review_reminder_due": NON_TERMINAL,
     "review_deadline_reached": NON_TERMINAL,

@@ -144,6 +144,18 @@ class KeyDates:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """One `RecordCorrected`: the version it corrects, that event's type, the corrected
+    values in their JSON form, the reason and the business date it was recorded on."""
+
+    version: int
+    event_type: str
+    fields: MappingProxyType[str, Any]
+    reason: str
+    on: date
+
+
+@dataclass(frozen=True)
 class ProcessState:
     config: ProcessConfig | None = None  # None until ProcessOpened
     stage: Stage | None = None  # None until ProcessOpened
@@ -159,6 +171,10 @@ class ProcessState:
     mission: Mission = Mission()
     report: Report = Report()
     dates: KeyDates = KeyDates()
+    # One compact entry per version, "EventType YYYY-MM-DD party" (domain/corrections.py):
+    # what `correct_record` checks, its issuer and its neighbours' dates, without the events.
+    entries: tuple[str, ...] = ()
+    corrections: tuple[Correction, ...] = ()  # every RecordCorrected, in order
 
     @property
     def is_open(self) -> bool:

@@ -60,6 +60,17 @@ class ReportView(BaseModel):
     languages: tuple[str, ...]
 
 
+class CorrectionView(BaseModel):
+    """One correction (`RecordCorrected`): which event, the corrected values, why, when."""
+
+    model_config = _VIEW
+    version: int  # the corrected event's stream version
+    event_type: str
+    fields: dict[str, Any]  # field -> corrected value (JSON form)
+    reason: str
+    corrected_on: date
+
+
 class ProcessView(BaseModel):
     """The current picture of one process, as the CLI and projections show it."""
 
@@ -90,6 +101,7 @@ class ProcessView(BaseModel):
     max_revisions: int
     last_occurred_on: date | None
     version: int
+    corrections: tuple[CorrectionView, ...] = ()  # the values above are the corrected ones
 
 
 def _config(state: ProcessState) -> ProcessConfig:
@@ -175,6 +187,16 @@ def process_view(state: ProcessState) -> ProcessView:
         max_revisions=config.max_revisions,
         last_occurred_on=state.last_occurred_on,
         version=state.version,
+        corrections=tuple(
+            CorrectionView(
+                version=c.version,
+                event_type=c.event_type,
+                fields=dict(c.fields),
+                reason=c.reason,
+                corrected_on=c.on,
+            )
+            for c in state.corrections
+        ),
     )
 
 
@@ -222,6 +244,15 @@ def _and(items: tuple[str, ...] | list[str]) -> str:
 
 def _signer(s: Signatory, n: _Names) -> str:
     return f"{s.name} ({n(s.party)} {s.role.replace('_', ' ')})"
+
+
+def _corrected_fields(fields: dict[str, Any]) -> str:
+    def shown(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value) or "none"
+        return str(value) if value not in (None, "") else "none"
+
+    return "; ".join(f"{k.replace('_', ' ')} {shown(v)}" for k, v in fields.items())
 
 
 def _tail(text: str) -> str:
@@ -349,6 +380,10 @@ _SENTENCES: dict[type[ev.Event], Callable[[Any, _Names], str]] = {
     ev.ProcessResumed: lambda e, n: f"{n(e.party)} resumed the process{_tail(e.reason)}.",
     ev.ProcessWithdrawn: lambda e, n: f"{n(e.party)} withdrew from the process{_tail(e.reason)}.",
     ev.ProcessClosed: lambda e, n: f"The process was closed{_tail(e.summary)}.",
+    ev.RecordCorrected: lambda e, n: (
+        f"Event {e.corrected_version} ({e.corrected_type}) corrected: "
+        f"{_corrected_fields(e.fields)}{_tail(e.reason)}."
+    ),
     ev.ConsentOverdue: lambda e, n: f"Consent of {n(e.agency)} to ToR v{e.tor_version} is overdue.",
     ev.Escalated: lambda e, n: (
         f"Missing {e.matter} of {n(e.agency)} (v{e.version}) escalated to {n.all(e.targets)}."

@@ -100,6 +100,7 @@ class Run:
     def __init__(self, start: date = date(2020, 1, 1), config: Json | None = None) -> None:
         self.state: ProcessState = initial_state()
         self.events: list[Event] = []
+        self.parties: list[str | None] = []  # each event's recording party
         self.today = start
         self.config = config or CONFIG
 
@@ -110,9 +111,12 @@ class Run:
     def do(self, name: str, who: Json, on: date | None = None, **fields: Any) -> list[Event]:
         if on is not None:
             self.today = on
-        emitted = decide(self.state, command(name, who, self.today, **fields))
-        self.state = fold(emitted, self.state)
+        issued = command(name, who, self.today, **fields)
+        emitted = decide(self.state, issued)
+        # With the issuing party, as the workflow and the store fold (correct_record's rule).
+        self.state = fold(emitted, self.state, by=[issued.actor.party] * len(emitted))
         self.events.extend(emitted)
+        self.parties.extend([issued.actor.party] * len(emitted))
         return emitted
 
     def rejects(

@@ -17,7 +17,7 @@ from tests.domain.domain_scenario import CHAIR, MFA_HEAD, SYSTEM, run_to
 
 
 def test_every_event_type_is_registered_under_its_class_name() -> None:
-    assert len(EVENTS) == 36
+    assert len(EVENTS) == 37
     for name, model in EVENTS.items():
         assert model.event_type == name == model.__name__
         assert model.schema_version >= 1

@@ -37,7 +37,7 @@ def invalid(name: str, data: Any) -> DomainError:
 
 
 def test_registry_names_match_domain_vocabulary() -> None:
-    assert len(COMMANDS) == 30
+    assert len(COMMANDS) == 31
     assert set(SYSTEM_COMMANDS) == {
         "consent_deadline_reached",
         "review_reminder_due",

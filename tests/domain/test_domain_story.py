@@ -203,7 +203,7 @@ def test_story_replays_to_presented() -> None:
         "state_security_service",
     )
     assert state.version == len(run.events)
-    assert fold(run.events) == state
+    assert fold(run.events, by=run.parties) == state
 
 
 def test_story_timeline_and_view() -> None:
@@ -229,4 +229,4 @@ def test_story_timeline_and_view() -> None:
 def test_story_survives_storage_round_trip() -> None:
     run = replay()
     stored = [encode_event(e) for e in run.events]
-    assert fold(decode_event(*row) for row in stored) == run.state
+    assert fold((decode_event(*row) for row in stored), by=run.parties) == run.state
