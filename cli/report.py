@@ -30,6 +30,9 @@ from domain import (
     process_view,
 )
 from domain import events as ev
+from domain.corrections import apply as apply_corrections
+from domain.corrections import corrections_of, mark
+from domain.state import Correction
 from domain.text import visible
 from domain.vocabulary import NATIONAL_BODY, PARTNER, SYSTEM
 from store.model import RecordedEvent
@@ -236,7 +239,44 @@ def _notes(event: Event, names: _Names) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class _Row:
     recorded: RecordedEvent
-    event: Event
+    event: Event  # as corrected, when `correct_record` put it right
+    marks: tuple[Correction, ...] = ()
+    original: Event | None = None  # as recorded, when corrected
+
+
+def _corrected_rows(rows: list[_Row], state: ProcessState) -> list[_Row]:
+    """Each row's event with its corrections applied (the store keeps the original)."""
+    out = []
+    for row in rows:
+        marks = corrections_of(state, row.recorded.version)
+        if marks:
+            row = _Row(row.recorded, apply_corrections(row.event, marks), marks, row.event)
+        out.append(row)
+    return out
+
+
+def _text(row: _Row, config: ProcessConfig) -> str:
+    sentence = describe(row.event, config)
+    return f"{sentence} {mark(row.marks)}" if row.marks else sentence
+
+
+def _correction_notes(row: _Row) -> tuple[str, ...]:
+    """What each correction changed: the recorded value and the corrected one."""
+    if row.original is None:
+        return ()
+    recorded = row.original.model_dump(mode="json")
+    notes = []
+    for correction in row.marks:
+        for name, value in correction.fields.items():
+            before = _shown(recorded.get(name))
+            notes.append(f"Corrected {name.replace('_', ' ')}: {before} -> {_shown(value)}")
+    return tuple(notes)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    return "none" if value in (None, "") else str(value)
 
 
 def build_report(
@@ -252,6 +292,7 @@ def build_report(
     state: ProcessState = initial_state()
     for row in rows:
         state = evolve(state, row.event)
+    rows = _corrected_rows(rows, state)
     config = state.config
     if config is None:
         raise ValueError(f"stream {events[0].stream_id} does not start with ProcessOpened")
@@ -263,9 +304,9 @@ def build_report(
         return tuple(
             Entry(
                 on=row.event.occurred_on,
-                text=describe(row.event, config),
+                text=_text(row, config),
                 by=names.actor(row.recorded.metadata.actor),
-                notes=_notes(row.event, names),
+                notes=_notes(row.event, names) + _correction_notes(row),
             )
             for row in rows
             if types is None or isinstance(row.event, types)

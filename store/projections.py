@@ -43,6 +43,9 @@ from domain import (
     fold,
     process_view,
 )
+from domain.corrections import apply as apply_corrections
+from domain.corrections import corrections_of, mark
+from domain.events import RecordCorrected
 from domain.vocabulary import PROCESS_STREAM_PREFIX
 from store.eventstore import EventStore
 from store.model import RecordedEvent
@@ -71,6 +74,14 @@ _INSERT_TIMELINE = """
 INSERT INTO accord.timeline (stream_id, version, position, occurred_on, event_type, actor, summary)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
 ON CONFLICT (stream_id, version) DO NOTHING
+"""
+
+# A corrected event's row shows the corrected date and sentence, marked (RecordCorrected).
+_ORIGINAL_EVENT = """
+SELECT event_type, schema_version, data FROM accord.events WHERE stream_id = $1 AND version = $2
+"""
+_CORRECT_TIMELINE = """
+UPDATE accord.timeline SET occurred_on = $3, summary = $4 WHERE stream_id = $1 AND version = $2
 """
 
 _Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -267,3 +278,31 @@ async def _insert_timeline(
             for e, event in zip(events, decoded, strict=True)
         ],
     )
+    await _correct_timeline(conn, stream_id, events, decoded, state)
+
+
+async def _correct_timeline(
+    conn: _Connection,
+    stream_id: str,
+    events: Sequence[RecordedEvent],
+    decoded: Sequence[Event],
+    state: ProcessState,
+) -> None:
+    """The row of each event that a correction among `decoded` puts right: the event as
+    every correction so far says it is, marked "(corrected on <date>: <reason>)". The
+    original event stays as recorded in the log; only this read model shows the value."""
+    versions = sorted({e.corrected_version for e in decoded if isinstance(e, RecordCorrected)})
+    if not versions:
+        return
+    in_batch = {r.version: event for r, event in zip(events, decoded, strict=True)}
+    for version in versions:
+        original = in_batch.get(version)
+        if original is None:
+            row = await conn.fetchrow(_ORIGINAL_EVENT, stream_id, version)
+            if row is None:
+                continue
+            original = decode_event(row["event_type"], row["schema_version"], _as_dict(row["data"]))
+        marks = corrections_of(state, version)
+        corrected = apply_corrections(original, marks)
+        summary = f"{describe(corrected, state.config)} {mark(marks)}"
+        await conn.execute(_CORRECT_TIMELINE, stream_id, version, corrected.occurred_on, summary)

@@ -1,0 +1,110 @@
+"""correct_record through Temporal: a mission start recorded with the wrong date is put
+right; status, timeline and report show the corrected date, marked, and the store keeps
+the original. The corrected latest date frees the process's last business date."""
+
+from __future__ import annotations
+
+import uuid
+
+from cli.operations import read_status
+from cli.report import Table, Timeline, build_report, to_markdown
+from cli.session import Session
+from store import EventStore
+from store.projections import Projections
+from tests.workflows.builders import ICMP_POLICY, MFA_HEAD, SSS_HEAD, Driver
+
+REASON = "The mission report gives 5 June as the first day"
+
+
+async def _started_late(session: Session) -> tuple[Driver, int]:
+    p = Driver(session, f"correct-{uuid.uuid4().hex[:6]}")
+    await p.open()
+    await p.to_mission_planning()
+    await p.ok("grant_consent", "2023-04-01", MFA_HEAD, tor_version=1)
+    await p.ok("grant_consent", "2023-04-02", SSS_HEAD, tor_version=1)
+    # Recorded on the day the record was made, not the day the mission started.
+    started = await p.ok("start_mission", "2023-06-20", ICMP_POLICY)
+    (event,) = started.events
+    return p, int(event["version"])
+
+
+async def test_a_corrected_mission_start_shows_everywhere(
+    session: Session, store: EventStore
+) -> None:
+    p, version = await _started_late(session)
+    outcome = await p.ok(
+        "correct_record",
+        "2023-06-06",  # between the right date and the wrong one
+        ICMP_POLICY,
+        version=version,
+        fields={"occurred_on": "2023-06-05"},
+        reason=REASON,
+    )
+    assert [e["event_type"] for e in outcome.events] == ["RecordCorrected"]
+
+    status = await read_status(session, p.workflow_id)
+    assert status["mission"]["started_on"] == "2023-06-05"
+    assert status["key_dates"]["mission_start"] == "2023-06-05"
+    assert status["last_occurred_on"] == "2023-06-06"
+    assert status["corrections"] == [
+        {
+            "version": version,
+            "event_type": "MissionStarted",
+            "fields": {"occurred_on": "2023-06-05"},
+            "reason": REASON,
+            "corrected_on": "2023-06-06",
+        }
+    ]
+
+    timeline = await Projections(store).timeline(p.workflow_id)
+    row = next(r for r in timeline if r["version"] == version)
+    assert row["occurred_on"] == "2023-06-05"
+    assert row["summary"].endswith(f"(corrected on 2023-06-06: {REASON})")
+    assert timeline[-1]["type"] == "RecordCorrected"
+
+    events = await store.read_stream(p.workflow_id)
+    original = next(e for e in events if e.version == version)
+    assert original.metadata.occurred_on.isoformat() == "2023-06-20"  # the store's is kept
+    assert original.data["occurred_on"] == "2023-06-20"
+    report = build_report(events)
+    entries = [
+        entry
+        for section in report.sections
+        for block in section.blocks
+        if isinstance(block, Timeline)
+        for entry in block.entries
+    ]
+    corrected = [e for e in entries if e.text.endswith(f"(corrected on 2023-06-06: {REASON})")]
+    assert corrected
+    assert {e.on.isoformat() for e in corrected} == {"2023-06-05"}
+    assert "Corrected occurred on: 2023-06-20 -> 2023-06-05" in corrected[0].notes
+    key_dates = next(s for s in report.sections if s.title == "Key dates").blocks[0]
+    assert isinstance(key_dates, Table)
+    assert ("Mission started", "2023-06-05") in key_dates.rows
+    assert "2023-06-06: The mission report gives 5 June" in to_markdown(report)
+
+    # The process's last business date moved back with the corrected latest event.
+    await p.ok("record_mission_meeting", "2023-06-10", ICMP_POLICY, received_by=["mfa"])
+
+
+async def test_a_correction_by_another_party_records_nothing(
+    session: Session, store: EventStore
+) -> None:
+    p, version = await _started_late(session)
+    before = await store.read_stream(p.workflow_id)
+    history = await session.client.get_workflow_handle(p.workflow_id).fetch_history()
+    refused = await p.send(
+        "correct_record",
+        "2023-06-21",
+        MFA_HEAD,
+        version=version,
+        fields={"occurred_on": "2023-06-05"},
+        reason=REASON,
+    )
+    assert (refused.accepted, refused.code, refused.field) == (False, "not_allowed", "actor.party")
+    assert await store.read_stream(p.workflow_id) == before
+    after = await session.client.get_workflow_handle(p.workflow_id).fetch_history()
+    assert len(after.events) == len(history.events)
+    status = await read_status(session, p.workflow_id)
+    assert status["mission"]["started_on"] == "2023-06-20"
+    assert status["corrections"] == []
