@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from temporalio.service import RPCError
 
 from cli import actor_token, codec_server, report_cli, verification
 from cli import events as events_cli
@@ -30,8 +31,13 @@ from cli.operations import (
     update_id_error,
 )
 from cli.session import open_session
+from domain import Stage
 from domain.text import visible
 from security.keys import KeyConfigError
+
+
+class UsageError(Exception):
+    """A user's mistake in how `accord` was called: one line, exit 2, never a traceback."""
 
 
 def _print(payload: Any, as_json: bool, human: str | None = None) -> None:
@@ -47,7 +53,7 @@ def _actor(spec: str | None) -> dict[str, str] | None:
         return None
     parts = spec.split(":", 2)
     if len(parts) < 2:
-        raise SystemExit(f"--actor: expected party:role[:name], got {spec!r}")
+        raise UsageError("--actor: expected party:role[:name]")
     actor = {"party": parts[0], "role": parts[1]}
     if len(parts) == 3:
         actor["name"] = parts[2]
@@ -73,15 +79,20 @@ def _coerce(value: str) -> Any:
 def _command_payload(args: argparse.Namespace) -> dict[str, Any]:
     payload: dict[str, Any] = {}
     if args.data:
-        source = Path(args.data[1:]).read_text() if args.data.startswith("@") else args.data
-        loaded = json.loads(source)
+        source = _read_file("--data", args.data[1:]) if args.data.startswith("@") else args.data
+        try:
+            loaded = json.loads(source)
+        except json.JSONDecodeError as err:
+            raise UsageError(
+                f"--data: not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
+            ) from None
         if not isinstance(loaded, dict):
-            raise SystemExit("--data: expected a JSON object")
+            raise UsageError("--data: expected a JSON object")
         payload.update(loaded)
     for item in args.set or []:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"--set: expected key=value, got {item!r}")
+            raise UsageError("--set: expected key=value")
         payload[key] = _coerce(value)
     actor = _actor(args.actor)
     if actor:
@@ -91,12 +102,29 @@ def _command_payload(args: argparse.Namespace) -> dict[str, Any]:
     return payload
 
 
+def _read_file(option: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{option}: no such file: {visible(path)[:200]}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(
+            f"{option}: cannot read {visible(path)[:200]}: {type(err).__name__}"
+        ) from None
+
+
 async def _cmd_start(args: argparse.Namespace) -> int:
     from cli.scenario import read_yaml
 
-    process = read_yaml(Path(args.file).read_text())
+    try:
+        process = read_yaml(_read_file("file", args.file))
+    except yaml.YAMLError as err:
+        first = str(err).splitlines()[0] if str(err) else "malformed"
+        raise UsageError(f"file: not valid YAML or JSON ({visible(first)[:200]})") from None
     if isinstance(process, dict) and "process" in process:
         process = process["process"]
+    if not isinstance(process, dict):
+        raise UsageError("file: expected a mapping: a scenario's `process:` block, or just it")
     async with open_session() as session:
         outcome = await start_process(session, process, default_on=date.today())
     result = {"process_id": process.get("process_id"), **outcome.to_json()}
@@ -118,14 +146,33 @@ async def _cmd_send(args: argparse.Namespace) -> int:
 
 
 async def _cmd_status(args: argparse.Namespace) -> int:
+    from workflows import search
+
+    workflow_id = as_workflow_id(args.id)
     async with open_session() as session:
+        view = await read_status(session, workflow_id)  # ProcessNotFound: exit 2
         try:
-            view = await read_status(session, as_workflow_id(args.id))
-        except ProcessNotFound as err:
-            print(f"accord: {err}", file=sys.stderr)
-            return 2
-    _print(view, args.json)
+            description = await session.client.get_workflow_handle(workflow_id).describe()
+            due = description.typed_search_attributes.get(search.NEXT_DEADLINE)
+        except RPCError:
+            due = None
+    view["next_deadline"] = due.isoformat() if due else None
+    _print(view, args.json, _status_text(view))
     return 0
+
+
+def _status_text(view: dict[str, Any]) -> str:
+    """The short human status: stage, who is awaited for what since when, the next
+    deadline, the last event (`--json` has the whole view)."""
+    awaited = "; ".join(f"{a['party']}: {a['command']}" for a in view.get("awaiting", []))
+    rows = [
+        ("process", f"{view['process_id']} ({as_workflow_id(view['process_id'])})"),
+        ("stage", f"{view['stage']} since {view.get('stage_since') or '-'}"),
+        ("waiting on", awaited or "nobody"),
+        ("next deadline", view.get("next_deadline") or "none running"),
+        ("events", f"{view['version']}, the last on {view.get('last_occurred_on') or '-'}"),
+    ]
+    return "\n".join(visible(f"{label:<14} {value}") for label, value in rows)
 
 
 async def _cmd_list(args: argparse.Namespace) -> int:
@@ -133,20 +180,30 @@ async def _cmd_list(args: argparse.Namespace) -> int:
         rows = await list_processes(
             session, stage=args.stage, partner=args.partner, pending=args.pending
         )
+    header = f"{'PROCESS':<28} {'WORKFLOW':<34} {'STATUS':<10} {'STAGE':<22} WAITING ON"
     human = "\n".join(
-        f"{r['workflow_id']:<40} {r['stage'] or '-':<22} waiting on: "
-        f"{', '.join(r['pending_agencies']) or '-'}"
-        for r in rows
+        [header]
+        + [
+            visible(
+                f"{(r.get('process_id') or '-'):<28} {r['workflow_id']:<34} "
+                f"{(r['status'] or '-').lower():<10} {r['stage'] or '-':<22} "
+                f"{', '.join(r.get('awaiting') or r['pending_agencies']) or '-'}"
+            )
+            for r in rows
+        ]
     )
-    _print(rows, args.json, human or "no processes match")
+    _print(rows, args.json, human if rows else "no processes match")
     return 0
 
 
 async def _cmd_timeline(args: argparse.Namespace) -> int:
     from store.projections import Projections
 
+    workflow_id = as_workflow_id(args.id)
     async with open_session(in_process_worker=False) as session:
-        entries = await Projections(session.store).timeline(as_workflow_id(args.id))
+        entries = await Projections(session.store).timeline(workflow_id)
+        if not entries and not await session.store.stream_version(workflow_id):
+            raise ProcessNotFound(f"no process with workflow id {workflow_id}")
     # One line per event, whatever the recorded text holds (domain.text.visible).
     human = "\n".join(visible(f"{e['occurred_on']}  {e['summary']}") for e in entries)
     _print(entries, args.json, human or "no events")
@@ -159,9 +216,11 @@ async def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 async def _cmd_scenario(args: argparse.Namespace) -> int:
-    from cli.scenario import ScenarioError, render_story, run_scenario
+    from cli.scenario import ScenarioError, failure_line, load, render_story, run_scenario
 
     try:
+        for file in args.files:  # a malformed file is reported before anything starts
+            load(Path(file))
         async with open_session(stop_started_server=not args.keep_server) as session:
             runs = [await run_scenario(session, Path(f), quiet=args.json) for f in args.files]
             if args.report_dir:
@@ -181,6 +240,9 @@ async def _cmd_scenario(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, default=str, ensure_ascii=False))
     else:
         print("\n\n".join(render_story(r) for r in runs))
+    for run in runs:
+        if (reason := failure_line(run)) is not None:
+            print(f"accord: {reason}", file=sys.stderr)  # one line per failed file
     return 0 if all(r.ok and r.verify.get("ok") for r in runs) else 1
 
 
@@ -235,8 +297,18 @@ def _cmd_dev_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("accord")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="accord", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"accord {_version()}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def with_json(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -267,7 +339,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("id")
 
     s = with_json(sub.add_parser("list", help="find processes"))
-    s.add_argument("--stage")
+    s.add_argument(
+        "--stage",
+        choices=[str(stage) for stage in Stage],
+        metavar="STAGE",
+        help="one of: " + ", ".join(str(stage) for stage in Stage),
+    )
     s.add_argument("--partner")
     s.add_argument("--pending", metavar="AGENCY", help="processes waiting on this agency")
 
@@ -341,11 +418,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return asyncio.run(handlers[args.cmd](args))
-    except KeyConfigError as err:  # actor or codec keys missing or unusable: exit 2, no trace
-        print(f"accord: {err}", file=sys.stderr)
-        return 2
+    except (KeyConfigError, UsageError) as err:  # set-up or usage mistakes: exit 2, no trace
+        return _fail("usage", str(err), args)
+    except ProcessNotFound as err:
+        return _fail("not_found", str(err), args)
     except KeyboardInterrupt:
         return 130
+
+
+def _fail(code: str, message: str, args: argparse.Namespace) -> int:
+    """One line on stderr, or one JSON object on stdout under `--json`; exit 2."""
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": False, "code": code, "message": message}, ensure_ascii=False))
+    else:
+        print(f"accord: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

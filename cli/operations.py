@@ -306,12 +306,14 @@ async def list_processes(
         attrs = wf.typed_search_attributes
         rows.append(
             {
+                "process_id": attrs.get(search.PROCESS_ID),
                 "workflow_id": wf.id,
                 "status": wf.status.name if wf.status else None,
                 "stage": attrs.get(search.STAGE),
                 "partner": attrs.get(search.PARTNER),
                 "country": attrs.get(search.COUNTRY),
                 "pending_agencies": list(attrs.get(search.PENDING_AGENCIES) or []),
+                "awaiting": list(attrs.get(search.AWAITING) or []),
                 "started": wf.start_time.isoformat() if wf.start_time else None,
             }
         )
