@@ -10,6 +10,7 @@ from cli.operations import read_status
 from cli.report import Table, Timeline, build_report, to_markdown
 from cli.session import Session
 from store import EventStore
+from store.feed import feed_event_json
 from store.projections import Projections
 from tests.workflows.builders import ICMP_POLICY, MFA_HEAD, SSS_HEAD, Driver
 
@@ -82,6 +83,25 @@ async def test_a_corrected_mission_start_shows_everywhere(
     assert isinstance(key_dates, Table)
     assert ("Mission started", "2023-06-05") in key_dates.rows
     assert "2023-06-06: The mission report gives 5 June" in to_markdown(report)
+
+    # The feed carries the correction like any event, after the original, unchanged.
+    line = feed_event_json(events[-1])
+    assert (line["type"], line["schema_version"], line["version"]) == (
+        "RecordCorrected",
+        1,
+        outcome.events[0]["version"],
+    )
+    assert line["data"] == {
+        "occurred_on": "2023-06-06",
+        "corrected_version": version,
+        "corrected_type": "MissionStarted",
+        "fields": {"occurred_on": "2023-06-05"},
+        "reason": REASON,
+    }
+    assert line["actor"] == ICMP_POLICY
+    # A full refold of the read models writes the same corrected timeline.
+    await Projections(store).rebuild()
+    assert await Projections(store).timeline(p.workflow_id) == timeline
 
     # The process's last business date moved back with the corrected latest event.
     await p.ok("record_mission_meeting", "2023-06-10", ICMP_POLICY, received_by=["mfa"])
