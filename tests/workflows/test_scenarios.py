@@ -1,7 +1,9 @@
 """Every scenario file, played through the real dev server, worker and PostgreSQL.
 
-The files carry their own expectations (expected stages, expected rejection codes); a run
-passes only if each step does, the events are in the store and the hash chain verifies.
+The files carry their own expectations (stages, rejection codes, fields and messages, the
+events recorded, who is awaited); a run passes only if each step does, the events are in
+the store and the hash chain verifies. A file whose opening must be refused passes only if
+nothing was left behind, which this test checks again from outside the player.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 
-from cli.scenario import run_scenario
+from cli.scenario import failure_line, load, run_scenario
 from cli.session import Session
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -20,9 +23,15 @@ FILES = sorted(SCENARIOS.glob("*.yaml"))
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 async def test_scenario_file(session: Session, path: Path) -> None:
     run = await run_scenario(session, path, quiet=True)
-    failed = [s.to_json() for s in run.steps if not s.ok]
-    assert not failed, failed
+    assert run.ok, failure_line(run)
     assert run.verify["ok"], run.verify
+    if load(path).opening.expect_rejected is not None:
+        assert run.final_stage is None and run.events == [] and run.steps == []
+        with pytest.raises(RPCError) as no_workflow:
+            await session.client.get_workflow_handle(run.workflow_id).describe()
+        assert no_workflow.value.status == RPCStatusCode.NOT_FOUND
+        assert await session.store.stream_version(run.workflow_id) == 0
+        return
     versions = [e["version"] for e in run.events]
     assert versions == list(range(1, len(versions) + 1))
     assert run.events[0]["type"] == "ProcessOpened"
