@@ -309,6 +309,13 @@ def _version() -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="accord", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"accord {_version()}")
+    p.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="Temporal frontend (default: TEMPORAL_ADDRESS, the client profile, or the "
+        "embedded dev server)",
+    )
+    p.add_argument("--namespace", help="Temporal namespace (default: TEMPORAL_NAMESPACE)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def with_json(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -385,6 +392,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # The flags win over the environment and the profile file (temporalio.envconfig).
+    if args.address:
+        os.environ["TEMPORAL_ADDRESS"] = args.address
+    if args.namespace:
+        os.environ["TEMPORAL_NAMESPACE"] = args.namespace
     if args.cmd == "worker":
         from workers.main import main as worker_main
 

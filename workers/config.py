@@ -5,10 +5,12 @@
 | `TEMPORAL_ADDRESS` | host:port of the Temporal frontend | `localhost:7233` |
 | `TEMPORAL_NAMESPACE` | namespace | `default` |
 | `ACCORD_TASK_QUEUE` | task queue of the worker | `accord` |
-| `TEMPORAL_TLS_CERT`, `TEMPORAL_TLS_KEY` | client certificate and key files (mTLS) | unset |
-| `TEMPORAL_TLS_CA` | server CA file (TLS without client cert also works) | unset |
+| `TEMPORAL_TLS_CLIENT_CERT_PATH`, `..._KEY_PATH` | client certificate and key (mTLS) | unset |
+| `TEMPORAL_TLS_SERVER_CA_CERT_PATH` | server CA file (TLS without client cert also works) | unset |
 | `TEMPORAL_TLS_SERVER_NAME` | server name override for TLS | unset |
+| `TEMPORAL_TLS` | `true`/`false`: TLS on or off whatever else is set | unset |
 | `TEMPORAL_API_KEY` | API key (Temporal Cloud); implies TLS | unset |
+| `TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE` | a profile of Temporal's config file (TOML) | SDK's |
 | `DATABASE_URL` | the event store's PostgreSQL | embedded server |
 | `ACCORD_LOG_LEVEL` | log level | `INFO` |
 | `ACCORD_CODEC_KEYS` / `..._FILE` | payload encryption keys `kid:base64,...` | unset |
@@ -22,6 +24,11 @@ is configured (`TEMPORAL_ADDRESS` unset), the local ring `.data/keys/actor.keys`
 on first use and shared by the worker and the CLI on this machine. A client holding keys
 mints a short token per command. `ACCORD_REQUIRE_ACTOR_TOKEN` is gone: `0` is refused
 at start (see SECURITY.md for why there is no opt-out).
+
+The `TEMPORAL_*` settings are Temporal's own environment configuration
+(`temporalio.envconfig`: the same variables and profile file as the `temporal` CLI and
+every SDK); the earlier names `TEMPORAL_TLS_CERT`, `TEMPORAL_TLS_KEY` and `TEMPORAL_TLS_CA`
+are still read when the standard ones are unset.
 
 Codec and actor binding are in `security/`; both apply to every client built here, and a
 worker built on such a client inherits them (same data converter, same interceptors).
@@ -37,6 +44,7 @@ from pathlib import Path
 import structlog
 from temporalio.client import Client, Interceptor, TLSConfig
 from temporalio.converter import DataConverter
+from temporalio.envconfig import ClientConfigProfile
 
 from security.actor_binding import ActorBinding
 from security.actor_token import DEFAULT_MAX_LIFETIME, actor_keys_for_host, max_lifetime_from_env
@@ -44,6 +52,14 @@ from security.codec import codec_keys_from_env, data_converter, header_codec_beh
 from security.keys import KeyConfigError, KeyRing
 
 DEFAULT_TASK_QUEUE = "accord"
+
+
+def _path(source: Path | str | bytes | None) -> Path | None:
+    """A TLS file named by the client configuration (inline data is not supported here)."""
+    if isinstance(source, bytes):
+        raise KeyConfigError("Temporal client configuration: give TLS files as paths, not data")
+    return Path(source) if source else None
+
 
 log = structlog.get_logger("accord.config")
 
@@ -58,6 +74,7 @@ class TemporalSettings:
     tls_ca: Path | None = None
     tls_server_name: str | None = None
     api_key: str | None = None
+    tls_disabled: bool = False
     codec_keys: KeyRing | None = None
     actor_token: str | None = None
     actor_keys: KeyRing | None = None
@@ -80,15 +97,22 @@ class TemporalSettings:
         actor_keys = actor_keys_for_host()
         if actor_keys.created:
             log.warning("created the local actor key ring", source=actor_keys.source)
+        try:
+            profile = ClientConfigProfile.load(profile=os.environ.get("TEMPORAL_PROFILE"))
+        except Exception as err:  # a malformed profile file: a set-up mistake, one line
+            raise KeyConfigError(f"Temporal client configuration: {err}") from None
+        tls = profile.tls
         return cls(
-            address=address or os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
-            namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),
+            address=address or profile.address or "localhost:7233",
+            namespace=profile.namespace or "default",
             task_queue=os.environ.get("ACCORD_TASK_QUEUE", DEFAULT_TASK_QUEUE),
-            tls_cert=path("TEMPORAL_TLS_CERT"),
-            tls_key=path("TEMPORAL_TLS_KEY"),
-            tls_ca=path("TEMPORAL_TLS_CA"),
-            tls_server_name=os.environ.get("TEMPORAL_TLS_SERVER_NAME"),
-            api_key=os.environ.get("TEMPORAL_API_KEY"),
+            tls_cert=_path(tls.client_cert if tls else None) or path("TEMPORAL_TLS_CERT"),
+            tls_key=_path(tls.client_private_key if tls else None) or path("TEMPORAL_TLS_KEY"),
+            tls_ca=_path(tls.server_root_ca_cert if tls else None) or path("TEMPORAL_TLS_CA"),
+            tls_server_name=(tls.server_name if tls else None)
+            or os.environ.get("TEMPORAL_TLS_SERVER_NAME"),
+            tls_disabled=bool(tls and tls.disabled),
+            api_key=profile.api_key,
             codec_keys=codec_keys_from_env(),
             actor_token=os.environ.get("ACCORD_ACTOR_TOKEN") or None,
             actor_keys=actor_keys.ring,
@@ -96,6 +120,8 @@ class TemporalSettings:
         )
 
     def tls(self) -> TLSConfig | bool:
+        if self.tls_disabled:
+            return False
         if self.tls_cert or self.tls_ca or self.tls_server_name:
             return TLSConfig(
                 client_cert=self.tls_cert.read_bytes() if self.tls_cert else None,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.client import TLSConfig
 from temporalio.common import HeaderCodecBehavior
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -322,3 +323,37 @@ async def test_the_embedded_default_needs_no_key_setup(
     token = capsys.readouterr().out.strip()
     local = parse_keyring(ring_file.read_text(), source="test")
     assert verify(token, local, datetime.now(UTC), process=process).role == "chair"
+
+
+def test_client_settings_come_from_temporals_environment_configuration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`temporalio.envconfig`: a profile file and the standard TEMPORAL_* variables."""
+    config = tmp_path / "temporal.toml"
+    config.write_text(
+        '[profile.prod]\naddress = "temporal.example:7233"\nnamespace = "accord-prod"\n'
+        '[profile.prod.tls]\nserver_name = "temporal.example"\n'
+    )
+    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(config))
+    monkeypatch.setenv("TEMPORAL_PROFILE", "prod")
+    settings = TemporalSettings.from_env()
+    assert (settings.address, settings.namespace) == ("temporal.example:7233", "accord-prod")
+    tls = settings.tls()
+    assert isinstance(tls, TLSConfig) and tls.domain == "temporal.example"
+    # A standard variable overrides the file; TEMPORAL_TLS=false turns TLS off.
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "other")
+    monkeypatch.setenv("TEMPORAL_TLS", "false")
+    settings = TemporalSettings.from_env()
+    assert settings.namespace == "other" and settings.tls() is False
+
+
+def test_a_malformed_client_configuration_is_a_set_up_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "temporal.toml"
+    config.write_text("[profile.default\naddress = ")
+    monkeypatch.setenv("TEMPORAL_CONFIG_FILE", str(config))
+    with pytest.raises(KeyConfigError, match="Temporal client configuration"):
+        TemporalSettings.from_env()
