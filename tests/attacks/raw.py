@@ -37,7 +37,9 @@ from temporalio.testing import WorkflowEnvironment
 from cli.devserver import temporal_binary
 
 
-async def temporal(env: WorkflowEnvironment, *args: str, timeout: float = 30) -> tuple[int, str, str]:
+async def temporal(
+    env: WorkflowEnvironment, *args: str, seconds: float = 30
+) -> tuple[int, str, str]:
     """The `temporal` binary against the test's dev server: (exit code, stdout, stderr)."""
     process = await asyncio.create_subprocess_exec(
         temporal_binary(),
@@ -51,7 +53,7 @@ async def temporal(env: WorkflowEnvironment, *args: str, timeout: float = 30) ->
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    out, err = await asyncio.wait_for(process.communicate(), seconds)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
