@@ -195,7 +195,7 @@ def _mapping(value: Any) -> Mapping[str, Any] | None:
     if isinstance(value, str | bytes):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # malformed, or nested past the parser's depth
             return None
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
@@ -218,8 +218,10 @@ def _mint_for_command(keys: KeyRing, ttl: timedelta, workflow_id: str, command: 
     def text(key: str, longest: int) -> str | None:
         # Beyond what the domain accepts, the command is refused anyway: keep the token
         # small (the worker refuses tokens over 4 KiB) so that refusal is the domain's.
+        # Stripped as the domain strips it, so the token names the actor the worker reads.
         value = actor.get(key)
-        return value if isinstance(value, str) and 0 < len(value) <= longest else None
+        value = value.strip() if isinstance(value, str) else None
+        return value if value and len(value) <= longest else None
 
     return mint_for(
         text("party", 64) or _UNREADABLE,

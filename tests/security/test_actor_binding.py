@@ -277,3 +277,25 @@ async def test_a_worker_without_actor_keys_refuses_to_start(
         build_worker(client, store, settings.task_queue)  # ...a worker cannot check any
     assert "token=set" in repr(ActorBinding(token="secret-token"))
     assert "secret-token" not in repr(ActorBinding(token="secret-token"))
+
+
+async def test_a_name_with_surrounding_spaces_is_the_name_the_domain_reads(
+    session: Session, store: EventStore
+) -> None:
+    """The domain strips text; the minted token must name the same (stripped) person."""
+    from tests.workflows.builders import MFA_HEAD, Driver
+
+    p = Driver(session, f"strip-{uuid.uuid4().hex[:6]}")
+    await p.open()
+    outcome = await p.send(
+        "log_contact", "2018-05-17", {**MFA_HEAD, "name": "  Elnur Mammadov "}, venue="The Hague"
+    )
+    assert outcome.accepted, outcome
+    [event] = [e for e in await store.read_stream(p.workflow_id) if e.event_type == "ContactLogged"]
+    assert event.metadata.actor == {**MFA_HEAD, "name": "Elnur Mammadov"}
+
+
+def test_deeply_nested_json_is_not_a_crash() -> None:
+    from security.actor_binding import _mapping
+
+    assert _mapping(b"[" * 100_000 + b"]" * 100_000) is None
