@@ -128,6 +128,40 @@ _NOT_CORRECTABLE = {
 # --- the per-version entries -------------------------------------------------------------
 
 
+# Entries are kept in chunks of ENTRIES_PER_CHUNK: appending one copies the last chunk and
+# the tuple of chunks (about 80 at 10,000 events), not every entry, so folding a long
+# stream stays linear (a flat tuple made a 10,000-event fold four times slower per event).
+ENTRIES_PER_CHUNK = 128
+Entries = tuple[tuple[str, ...], ...]
+
+
+def appended(entries: Entries, text: str) -> Entries:
+    if entries and len(entries[-1]) < ENTRIES_PER_CHUNK:
+        return (*entries[:-1], (*entries[-1], text))
+    return (*entries, (text,))
+
+
+def entry_count(entries: Entries) -> int:
+    return (len(entries) - 1) * ENTRIES_PER_CHUNK + len(entries[-1]) if entries else 0
+
+
+def entry_at(entries: Entries, version: int) -> str:
+    """The entry of stream version `version` (1-based)."""
+    chunk, offset = divmod(version - 1, ENTRIES_PER_CHUNK)
+    return entries[chunk][offset]
+
+
+def replaced(entries: Entries, version: int, text: str) -> Entries:
+    chunk, offset = divmod(version - 1, ENTRIES_PER_CHUNK)
+    old = entries[chunk]
+    return (*entries[:chunk], (*old[:offset], text, *old[offset + 1 :]), *entries[chunk + 1 :])
+
+
+def all_entries(entries: Entries) -> tuple[str, ...]:
+    """Every entry in version order (for the rare reader that needs them all)."""
+    return tuple(text for chunk in entries for text in chunk)
+
+
 def entry(event_type: str, on: date, party: str | None) -> str:
     """One version's entry: its type, business date and the party whose command recorded
     it ("" when the reader of the stream did not know it). One string, not a record: it is
@@ -168,13 +202,14 @@ def decide_correction(
     name = command.name
     version = command.version
     entries = state.entries
-    if version > len(entries):
+    count = entry_count(entries)
+    if version > count:
         raise DomainError(
             "invalid_input",
-            f"{name}: field 'version': no event {version} in this process (it has {len(entries)})",
+            f"{name}: field 'version': no event {version} in this process (it has {count})",
             "version",
         )
-    event_type, old_on, issuer = read_entry(entries[version - 1])
+    event_type, old_on, issuer = read_entry(entry_at(entries, version))
     actor = command.actor
     chair = actor.party == NATIONAL_BODY and actor.role == "chair"
     if actor.party != issuer and not chair:
@@ -224,8 +259,8 @@ def decide_correction(
                 "one day of tolerance; a fact is recorded once it has happened",
                 path,
             )
-        before = entry_date(entries[version - 2])
-        after = entry_date(entries[version]) if version < len(entries) else None
+        before = entry_date(entry_at(entries, version - 1))
+        after = entry_date(entry_at(entries, version + 1)) if version < count else None
         if new_on < before or (after is not None and new_on > after):
             bound = f"from {before.isoformat()}" + (
                 f" to {after.isoformat()}" if after is not None else " on"
@@ -347,19 +382,16 @@ def corrected_changes(s: ProcessState, e: ev.RecordCorrected) -> dict[str, Any]:
             ),
         )
     }
-    if not 1 <= version <= len(entries):
+    if not 1 <= version <= entry_count(entries):
         return changes  # not this stream's event: nothing else to put right
-    event_type, _, party = read_entry(entries[version - 1])
+    event_type, _, party = read_entry(entry_at(entries, version))
     raw_on = fields.get(OCCURRED_ON)
     on = date.fromisoformat(raw_on) if isinstance(raw_on, str) else None
     if on is not None:
-        changes["entries"] = (
-            *entries[: version - 1],
-            entry(event_type, on, party),
-            *entries[version:],
-        )
-    earlier = {read_entry(t)[0] for t in entries[: version - 1]}
-    later = {read_entry(t)[0] for t in entries[version:]}
+        changes["entries"] = replaced(entries, version, entry(event_type, on, party))
+    flat = all_entries(entries)
+    earlier = {read_entry(t)[0] for t in flat[: version - 1]}
+    later = {read_entry(t)[0] for t in flat[version:]}
     dates, mission, report, instrument = s.dates, s.mission, s.report, s.instrument
     E = ev
     if event_type == E.ContactLogged.event_type and on and event_type not in earlier:

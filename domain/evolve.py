@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from domain import events as ev
-from domain.corrections import corrected_changes, entry
+from domain.corrections import appended, corrected_changes, entry
 from domain.stages import Stage
 from domain.state import (
     Consent,
@@ -325,9 +325,8 @@ def evolve(state: ProcessState, event: ev.Event, by: str | None = None) -> Proce
     changes = _APPLY[type(event)](state, event)
     changes["version"] = state.version + 1
     changes["last_occurred_on"] = event.occurred_on
-    changes["entries"] = (
-        *changes.get("entries", state.entries),
-        entry(event.event_type, event.occurred_on, by),
+    changes["entries"] = appended(
+        changes.get("entries", state.entries), entry(event.event_type, event.occurred_on, by)
     )
     if changes.get("stage", state.stage) != state.stage:
         changes["stage_since"] = event.occurred_on

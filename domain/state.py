@@ -171,9 +171,10 @@ class ProcessState:
     mission: Mission = Mission()
     report: Report = Report()
     dates: KeyDates = KeyDates()
-    # One compact entry per version, "EventType YYYY-MM-DD party" (domain/corrections.py):
-    # what `correct_record` checks, its issuer and its neighbours' dates, without the events.
-    entries: tuple[str, ...] = ()
+    # One compact entry per version, "EventType YYYY-MM-DD party", in chunks of 128
+    # (domain/corrections.py): what `correct_record` checks, its issuer and its neighbours'
+    # dates, without the events.
+    entries: tuple[tuple[str, ...], ...] = ()
     corrections: tuple[Correction, ...] = ()  # every RecordCorrected, in order
 
     @property

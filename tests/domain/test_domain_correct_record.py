@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 
 from domain import DomainError, Stage, decide, decode_event, encode_event, fold, process_view
+from domain.corrections import ENTRIES_PER_CHUNK, all_entries, entry_at, entry_count
 from domain.events import RecordCorrected
 from tests.domain.domain_scenario import (
     CHAIR,
@@ -139,7 +140,9 @@ def test_a_timer_event_is_not_corrected() -> None:
     run = run_to(Stage.MISSION_PLANNING)
     run.do("consent_deadline_reached", SYSTEM, tor_version=1)
     overdue = [
-        i for i, t in enumerate(run.state.entries, start=1) if t.startswith("ConsentOverdue")
+        i
+        for i, t in enumerate(all_entries(run.state.entries), start=1)
+        if t.startswith("ConsentOverdue")
     ]
     err = run.rejects(
         "guard_failed",
@@ -154,8 +157,8 @@ def test_a_timer_event_is_not_corrected() -> None:
 
 def test_an_event_recorded_with_another_is_not_corrected_on_its_own() -> None:
     run = run_to(Stage.NEGOTIATING)
-    version = run.state.entries.index(
-        next(t for t in run.state.entries if t.startswith("NegotiationsOpened"))
+    version = all_entries(run.state.entries).index(
+        next(t for t in all_entries(run.state.entries) if t.startswith("NegotiationsOpened"))
     )
     err = run.rejects(
         "guard_failed",
@@ -229,7 +232,7 @@ def test_a_corrected_text_is_recorded_stripped() -> None:
 def test_a_corrected_date_before_the_previous_event_is_out_of_order() -> None:
     run, version, on = started()
     run.do("record_mission_meeting", POLICY_DIRECTOR, on=on, received_by=["mfa"])
-    before = date.fromisoformat(run.state.entries[version - 2].split(" ")[1])
+    before = date.fromisoformat(all_entries(run.state.entries)[version - 2].split(" ")[1])
     err = run.rejects(
         "out_of_order",
         "correct_record",
@@ -352,9 +355,11 @@ def test_correcting_the_start_moves_the_completed_missions_actual_start() -> Non
     start = run.state.mission.started_on
     assert start is not None
     version = next(
-        i for i, t in enumerate(run.state.entries, start=1) if t.startswith("MissionStarted ")
+        i
+        for i, t in enumerate(all_entries(run.state.entries), start=1)
+        if t.startswith("MissionStarted ")
     )
-    before = date.fromisoformat(run.state.entries[version - 2].split(" ")[1])
+    before = date.fromisoformat(all_entries(run.state.entries)[version - 2].split(" ")[1])
     run.do("correct_record", DG, version=version, fields={"occurred_on": str(before)}, reason="r")
     assert run.state.mission.actual_start == before
     assert run.state.mission.started_on == before
@@ -413,3 +418,30 @@ def test_a_correction_survives_storage_and_refolds_to_the_same_state() -> None:
     stored = [encode_event(e) for e in run.events]
     assert stored[-1][:2] == ("RecordCorrected", 1)
     assert fold((decode_event(*row) for row in stored), by=run.parties) == run.state
+
+
+def test_entries_across_chunks_keep_each_versions_date_and_issuer() -> None:
+    run = run_to(Stage.NEGOTIATING)
+    while run.state.version < ENTRIES_PER_CHUNK + 3:
+        run.do("record_meeting", SECRETARY, on=run.tick(), format="online", initiator="partner")
+    assert entry_count(run.state.entries) == run.state.version
+    boundary = ENTRIES_PER_CHUNK + 1  # the first entry of the second chunk
+    # Its previous neighbour is the last entry of the first chunk.
+    previous = date.fromisoformat(entry_at(run.state.entries, boundary - 1).split(" ")[1])
+    run.do(
+        "correct_record",
+        SECRETARY,
+        version=boundary,
+        fields={"occurred_on": previous.isoformat()},
+        reason=REASON,
+    )
+    assert entry_at(run.state.entries, boundary) == f"MeetingRecorded {previous} national_body"
+    err = run.rejects(
+        "out_of_order",
+        "correct_record",
+        SECRETARY,
+        version=boundary,
+        fields={"occurred_on": (previous - timedelta(days=1)).isoformat()},
+        reason=REASON,
+    )
+    assert err.field == "fields.occurred_on"
