@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from temporalio.service import RPCError
 
-from cli import actor_token, codec_server, report_cli, verification
+from cli import actor_token, codec_server, feed_server, report_cli, verification
 from cli import events as events_cli
 from cli import schema as schema_cli
 from cli.operations import (
@@ -383,6 +383,7 @@ def parser() -> argparse.ArgumentParser:
     s = with_json(sub.add_parser("dev-server", help="the embedded Temporal dev server"))
     s.add_argument("action", choices=["start", "stop", "status"])
     codec_server.add_parser(sub)
+    feed_server.add_parser(sub)
     actor_token.add_parser(sub)
     report_cli.add_parser(sub)
     events_cli.add_parser(sub)
@@ -412,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_dev_server(args)
     if args.cmd == "codec-server":
         return codec_server.run(args)
+    if args.cmd == "feed-server":
+        return feed_server.run(args)
     if args.cmd == "actor-token":
         return actor_token.run(args)
     handlers = {
