@@ -73,7 +73,15 @@ class Paragraph:
     text: str
 
 
-Block = Facts | Table | Timeline | Paragraph
+@dataclass(frozen=True)
+class StageChart:
+    """The stages on a time axis (an SVG in HTML; Markdown has the table beside it)."""
+
+    periods: tuple[StagePeriod, ...]
+    until: date  # the open stage runs to here (the report's date)
+
+
+Block = Facts | Table | Timeline | Paragraph | StageChart
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,7 @@ class Report:
     subtitle: str
     sections: tuple[Section, ...]
     provenance: tuple[str, ...] = field(default=())
+    as_of: date | None = None  # the report's date: the open stage is measured to it
 
 
 # --- building ----------------------------------------------------------------------------
@@ -314,6 +323,9 @@ def build_report(
 
     periods = stage_periods(row.event for row in rows)
     current = periods[-1]
+    # The open stage runs to the report's date, not to the last business date: a process
+    # waiting for 21 months has been waiting 21 months, not "the same day so far".
+    as_of = max(generated_at.date(), last) if generated_at is not None else last
     overview = Facts(
         (
             ("Partner", _party_line(config.partner.name, config.partner.short_name)),
@@ -325,7 +337,8 @@ def build_report(
             ("Stage now", f"{stage_label(current.stage)}, since {current.start.isoformat()}"),
             (
                 "Waiting on",
-                names.parties(view.pending_agencies) if view.pending_agencies else "nobody",
+                "; ".join(f"{names.party(a.party)}: {a.command}" for a in view.awaiting)
+                or "nobody",
             ),
             ("Period", f"{first.isoformat()} to {last.isoformat()}: {span(first, last)}"),
             ("Events recorded", str(len(rows))),
@@ -339,7 +352,12 @@ def build_report(
     ]
     if milestones:
         sections.append(Section("Key dates", (Table(("Milestone", "Date"), tuple(milestones)),)))
-    sections.append(Section("Time in each stage", (_stage_table(periods, last),)))
+    sections.append(
+        Section(
+            "Time in each stage",
+            (StageChart(tuple(periods), as_of), _stage_table(periods, as_of)),
+        )
+    )
     sections.append(Section("Parties and people", _parties(config, rows, names)))
     for title, types in (
         ("Meetings", _MEETINGS),
@@ -384,6 +402,7 @@ def build_report(
         subtitle=f"{config.partner.name} and {config.national_body.name}, {config.country}",
         sections=tuple(sections),
         provenance=tuple(provenance),
+        as_of=as_of,
     )
 
 
@@ -526,6 +545,8 @@ def md(text: str) -> str:
 
 def to_markdown(report: Report) -> str:
     out = [f"# {md(report.title)}", "", f"*{md(report.subtitle)}*", ""]
+    if report.as_of is not None:
+        out += [f"Report as of {report.as_of.isoformat()}", ""]
     for section in report.sections:
         out += [f"## {md(section.title)}", ""]
         for block in section.blocks:
@@ -537,6 +558,8 @@ def to_markdown(report: Report) -> str:
 
 
 def _md_block(block: Block) -> list[str]:
+    if isinstance(block, StageChart):
+        return []  # Markdown has the table beside it; the HTML draws the chart
     if isinstance(block, Paragraph):
         return [md(block.text)]
     if isinstance(block, Facts):
@@ -594,6 +617,50 @@ footer { margin-top: 2.5rem; padding-top: .6rem; border-top: 1px solid var(--rul
 # Nothing may load or run: styles are inline, there are no scripts, images or links.
 _CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
+# The stage chart: one row per stage in the order they were entered, on one time axis.
+_CHART_WIDTH, _LABEL_WIDTH, _ROW, _BAR = 760, 190, 22, 14
+_SIDE_STAGES = {Stage.DORMANT, Stage.SUSPENDED, Stage.WITHDRAWN}
+
+
+def stage_chart_svg(chart: StageChart) -> str:
+    """An inline SVG (no script, no external resource: the page's CSP allows it)."""
+    start = chart.periods[0].start
+    total = max((chart.until - start).days, 1)
+    plot = _CHART_WIDTH - _LABEL_WIDTH - 10
+    stages: list[Stage] = []
+    for period in chart.periods:
+        if period.stage not in stages:
+            stages.append(period.stage)
+    height = _ROW * len(stages) + 26
+    parts = [
+        f'<svg class="stages" role="img" viewBox="0 0 {_CHART_WIDTH} {height}" '
+        f'width="100%">',
+        f"<title>Stages from {start.isoformat()} to {chart.until.isoformat()}</title>",
+    ]
+    for row, stage in enumerate(stages):
+        y = row * _ROW + 4
+        parts.append(
+            f'<text x="0" y="{y + _BAR - 3}" font-size="11">{_h(stage_label(stage))}</text>'
+        )
+        for period in (p for p in chart.periods if p.stage == stage):
+            end = period.end or chart.until
+            x = _LABEL_WIDTH + plot * (period.start - start).days / total
+            width = max(plot * (end - period.start).days / total, 2)
+            colour = "#b0772c" if stage in _SIDE_STAGES else "#1f4e79"
+            label = f"{stage_label(stage)}: {period.start.isoformat()} to {end.isoformat()}"
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{_BAR}" '
+                f'fill="{colour}"><title>{_h(label)}</title></rect>'
+            )
+    axis = len(stages) * _ROW + 16
+    parts.append(f'<text x="{_LABEL_WIDTH}" y="{axis}" font-size="10">{start.isoformat()}</text>')
+    parts.append(
+        f'<text x="{_CHART_WIDTH - 10}" y="{axis}" font-size="10" text-anchor="end">'
+        f"{chart.until.isoformat()}</text>"
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
 
 def _h(text: str) -> str:
     # Control and bidi characters escaped too: `--format html` may be printed on a terminal.
@@ -615,6 +682,11 @@ def to_html(report: Report) -> str:
         "<header>",
         f"<h1>{_h(report.title)}</h1>",
         f'<p class="subtitle">{_h(report.subtitle)}</p>',
+        *(
+            [f'<p class="as-of">Report as of <time>{report.as_of.isoformat()}</time></p>']
+            if report.as_of is not None
+            else []
+        ),
         "</header>",
         "<main>",
     ]
@@ -631,6 +703,8 @@ def to_html(report: Report) -> str:
 
 
 def _html_block(block: Block) -> str:
+    if isinstance(block, StageChart):
+        return stage_chart_svg(block)
     if isinstance(block, Paragraph):
         return f"<p>{_h(block.text)}</p>"
     if isinstance(block, Facts):

@@ -21,8 +21,14 @@ FORMATS = {"md": to_markdown, "html": to_html}
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="the process's chronology as a readable document")
     p.add_argument("id", help="process id or workflow id")
-    p.add_argument("--format", choices=sorted(FORMATS), default="md")
-    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    p.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        help="md or html (default: from the -o file's suffix, else md)",
+    )
+    p.add_argument(
+        "--output", "-o", metavar="FILE", help="write here instead of stdout (.md or .html)"
+    )
 
 
 async def render(store: EventStore, workflow_id: str, fmt: str) -> str | None:
@@ -39,15 +45,28 @@ async def run(args: argparse.Namespace) -> int:
     from cli.operations import as_workflow_id
     from store.embedded import database_url
 
+    fmt = args.format
+    if args.output:
+        suffix = Path(args.output).suffix.lower().lstrip(".")
+        if suffix not in FORMATS:
+            print(
+                "accord report: -o: the file must end in .md or .html",
+                file=sys.stderr,
+            )
+            return 2
+        if fmt is not None and fmt != suffix:
+            print(f"accord report: -o: a .{suffix} file for --format {fmt}", file=sys.stderr)
+            return 2
+        fmt = suffix
     workflow_id = as_workflow_id(args.id)
     store = await EventStore.connect(database_url())
     try:
-        text = await render(store, workflow_id, args.format)
+        text = await render(store, workflow_id, fmt or "md")
     finally:
         await store.close()
     if text is None:
-        print(f"accord: no events recorded for {workflow_id}", file=sys.stderr)
-        return 1
+        print(f"accord: no process with workflow id {workflow_id}", file=sys.stderr)
+        return 2
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)

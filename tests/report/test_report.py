@@ -48,7 +48,11 @@ def test_overview_and_key_dates() -> None:
     assert "International Commission on Missing Persons" in report.subtitle
     facts = overview(report)
     assert facts["Stage now"] == "Presented, since 2025-03-10"
-    assert facts["Waiting on"] == "nobody"
+    # Presented: each party's clearance for publication, and the national body may close.
+    assert facts["Waiting on"] == (
+        "State Commission: clear_publication; ICMP: clear_publication; "
+        "State Commission: close_process"
+    )
     assert facts["Period"] == "2018-05-17 to 2025-03-10: 6 years 9 months (2489 days)"
     key_dates = section(report, "Key dates").blocks[0]
     assert isinstance(key_dates, Table)
@@ -65,8 +69,11 @@ def test_time_in_each_stage_is_folded_event_by_event() -> None:
         assert before.end == after.start
     assert periods[0].start == date(2018, 5, 17) and periods[-1].end is None
     assert [p.stage for p in periods if p.stage == Stage.NEGOTIATING] == [Stage.NEGOTIATING] * 2
-    table = section(build_report(events), "Time in each stage").blocks[0]
-    assert isinstance(table, Table)
+    [table] = [
+        b
+        for b in section(build_report(events), "Time in each stage").blocks
+        if isinstance(b, Table)
+    ]
     rows = {row[0]: row for row in table.rows}
     assert rows["Dormant"] == ("Dormant", "2019-06-01", "2021-03-01", "1 year 9 months (639 days)")
     assert rows["Under review"][1:3] == ("2024-05-15", "2024-09-10")
@@ -134,7 +141,9 @@ def test_reminders_and_escalations() -> None:
     assert {e.by for e in timeline.entries} == {"Accord (timer)"}
     facts = overview(report)
     # The silent reviewer, and the channel: the conclusions may now go ahead without it.
-    assert facts["Waiting on"] == "Ministry of Foreign Affairs, State Security Service"
+    assert facts["Waiting on"] == (
+        "State Security Service: submit_review; Ministry of Foreign Affairs: submit_conclusions"
+    )
 
 
 HOSTILE = '<script>alert("x")</script> [click](javascript:alert(1)) | **bold** & `code`'
@@ -258,3 +267,34 @@ def test_span(start: tuple[int, int, int], end: tuple[int, int, int], said: str)
 def test_an_empty_stream_has_no_report() -> None:
     with pytest.raises(ValueError, match="no events"):
         build_report([])
+
+
+def test_the_open_stage_is_measured_to_the_reports_date() -> None:
+    """21 months after the presentation, the process has been 'presented' for 21 months."""
+    report = build_report(story_events(), generated_at=datetime(2026, 12, 4, 9, 0, tzinfo=UTC))
+    [table] = [b for b in section(report, "Time in each stage").blocks if isinstance(b, Table)]
+    presented = next(row for row in table.rows if row[0] == "Presented")
+    assert presented[2:] == ("now", f"{span(date(2025, 3, 10), date(2026, 12, 4))} so far")
+    assert report.as_of == date(2026, 12, 4)
+    assert "Report as of 2026-12-04" in to_markdown(report)
+    assert "Report as of <time>2026-12-04</time>" in to_html(report)
+
+
+def test_the_html_draws_the_stages_on_a_time_axis() -> None:
+    report = build_report(story_events(), generated_at=datetime(2026, 12, 4, tzinfo=UTC))
+    page = to_html(report)
+    [chart] = re.findall(r"<svg class=\"stages\".*?</svg>", page)
+    periods = stage_periods(
+        decode_event(e.event_type, e.schema_version, e.data) for e in story_events()
+    )
+    assert chart.count("<rect ") == len(periods)  # one bar per period, dormancy included
+    assert "<title>Dormant: 2019-06-01 to 2021-03-01</title>" in chart
+    assert "Presented: 2025-03-10 to 2026-12-04" in chart
+    assert "<svg" not in to_markdown(report)
+
+
+def test_report_output_must_name_a_known_format(tmp_path: object) -> None:
+    from cli.main import main
+
+    assert main(["report", "az-icmp", "-o", "report.out"]) == 2
+    assert main(["report", "az-icmp", "-o", "report.md", "--format", "html"]) == 2

@@ -57,8 +57,8 @@ def test_accord_report(
     assert out.startswith("# Cooperation process az-icmp\n")
     assert "| Dormant | 2019-06-01 | 2021-03-01 | 1 year 9 months (639 days) |" in out
 
-    assert main(["report", "no-such-process"]) == 1
-    assert "no events recorded for coop-no-such-process" in capsys.readouterr().err
+    assert main(["report", "no-such-process"]) == 2  # not found: exit 2, like every command
+    assert "no process with workflow id coop-no-such-process" in capsys.readouterr().err
 
 
 def test_write_reports(process_id: str, database_url: str, tmp_path: Path) -> None:
