@@ -39,7 +39,7 @@ class Recorder:
 
     def record(self, command: Command, actor: dict[str, Any]) -> None:
         for event in decide(self.state, command):
-            self.state = evolve(self.state, event)
+            self.state = evolve(self.state, event, command.actor.party)
             event_type, schema_version, data = encode_event(event)
             version = len(self.events) + 1
             self.events.append(
