@@ -577,6 +577,9 @@ async def run_scenario(
         mark = "ok " if opening.ok else "FAIL"
         _progress(f"  [{mark}] open_process -> {opened.code} {opening.message or ''}", quiet)
         return await _finish(session, path, process_id, workflow_id, run_suffix, opening, [])
+    if not await _recorded_opening(session, workflow_id):
+        opening.fail([f"ProcessOpened not recorded within {OPENING_WITHIN.total_seconds():g} s"])
+        return await _finish(session, path, process_id, workflow_id, run_suffix, opening, [])
     _progress(f"opened {process_id} (workflow {workflow_id}, run suffix {run_suffix})", quiet)
 
     results: list[StepResult] = []
@@ -593,6 +596,23 @@ async def run_scenario(
             detail += f" -> {result.code}"
         _progress(f"  [{mark}] {index:>3} {detail} {result.message or ''}".rstrip(), quiet)
     return await _finish(session, path, process_id, workflow_id, run_suffix, opening, results)
+
+
+# How long the player waits for the started workflow to record ProcessOpened.
+OPENING_WITHIN = timedelta(seconds=60)
+
+
+async def _recorded_opening(session: Session, workflow_id: str) -> bool:
+    """Wait for ProcessOpened in the store. The run answers `status` and refuses commands
+    before it has recorded its opening (the `status` query shows the opening it is
+    recording), so without this wait step 1 could find the store still empty."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + OPENING_WITHIN.total_seconds()
+    while not await session.store.stream_version(workflow_id):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 async def _left_behind(session: Session, workflow_id: str) -> list[str]:

@@ -208,10 +208,88 @@ async def test_failed_expectation_exits_non_zero(
     broken.write_text(
         source.replace("expect_rejected: out_of_order", "expect_rejected: not_allowed")
     )
-    code, out, _ = await accord("scenario", "run", str(broken), "--json", env=env)
+    code, out, err = await accord("scenario", "run", str(broken), "--json", env=env)
     assert code == 1
     failed = [s for s in json.loads(out)["steps"] if not s["ok"]]
     assert len(failed) == 1 and failed[0]["code"] == "out_of_order"
+    # the reason, in one line on stderr: the step, what was expected and what came
+    reason = failed[0]["message"]
+    assert reason.startswith("expected rejection not_allowed, got code out_of_order: ")
+    assert err.splitlines() == [f"accord: {broken}: step 6 (submit_opinion): {reason}"], err
+    assert "Traceback" not in err
+
+
+async def test_failed_event_expectation_reads_as_one_line(
+    temporal_env: WorkflowEnvironment,
+    session: Session,
+    task_queue: str,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """Without --json: the story on stdout, and the reason on one stderr line, exit 1."""
+    env = cluster_env(temporal_env, task_queue, database_url)
+    source = (ROOT / "scenarios" / "raw-commands.yaml").read_text()
+    broken = tmp_path / "events.yaml"
+    broken.write_text(source.replace("{type: ContactLogged, count: 0}]", "{type: ContactLogged}]"))
+    code, out, err = await accord("scenario", "run", str(broken), env=env)
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        f"accord: {broken}: step 1 (log_contact): expect_events: ContactLogged: expected at "
+        "least 1 during the step, found 0"
+    )
+    assert "Traceback" not in err
+    assert "Steps: 7 played, 1 failed" in out
+
+
+async def test_malformed_scenario_exits_2_in_one_line_before_anything_starts(
+    database_url: str, tmp_path: Path
+) -> None:
+    """No service is needed to refuse a malformed file: the dev server is never started."""
+    env = dict(os.environ)
+    env.pop("TEMPORAL_ADDRESS", None)
+    port = free_port()
+    env.update(
+        DATABASE_URL=database_url,
+        ACCORD_DATA_DIR=str(tmp_path),
+        ACCORD_TEMPORAL_PORT=str(port),
+        ACCORD_TEMPORAL_UI_PORT=str(free_port()),
+    )
+    good = ROOT / "scenarios" / "suspension-resumed.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        good.read_text().replace(
+            "    on: 2019-03-01\n    actor: {party: national_body, role: chair}\n", "", 1
+        )
+    )
+    code, out, err = await accord("scenario", "run", str(good), str(bad), env=env)
+    assert code == 2
+    assert out == ""
+    assert err.splitlines() == [
+        f"accord: {bad}: step 2: on: a command step needs its business date"
+    ], err
+    assert not (tmp_path / "temporal.db").exists(), "nothing was started"
+
+    bad.write_text("process: {process_id: p}\nsteps:\n  - command: log_contact\n    on: [\n")
+    code, out, err = await accord("scenario", "run", str(bad), env=env)
+    assert code == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith(f"accord: {bad}: cannot read scenario: ")
+
+
+async def test_refused_opening_scenario_exits_0_with_nothing_started(
+    temporal_env: WorkflowEnvironment, session: Session, task_queue: str, database_url: str
+) -> None:
+    env = cluster_env(temporal_env, task_queue, database_url)
+    scenario = ROOT / "scenarios" / "opening-refused.yaml"
+    code, out, err = await accord("scenario", "run", str(scenario), "--json", env=env)
+    assert code == 0, err
+    run = json.loads(out)
+    assert run["ok"] is True and run["final_stage"] is None and run["events"] == []
+    assert run["opening"]["code"] == "not_allowed" and run["opening"]["ok"] is True
+    assert await session.store.stream_version(run["workflow_id"]) == 0
+    code, out, err = await accord("scenario", "run", str(scenario), env=env)
+    assert code == 0 and "Traceback" not in err
+    assert err.splitlines() == [f"  [ok ] open_process -> not_allowed {run['opening']['message']}"]
+    assert out.strip().endswith("no workflow started, nothing recorded")
 
 
 def test_worker_stops_gracefully_on_sigterm(
