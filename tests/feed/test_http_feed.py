@@ -1,0 +1,454 @@
+"""A way in without Python (issue 14): the read-only role and `accord feed-server`.
+
+From outside: the database as a login of `accord_reader` (asyncpg), the HTTP feed as a
+running `accord feed-server` (real subprocess) read by aiohttp and by a Node.js consumer
+(`http_consumer.mjs`, built-in fetch only). Every refusal is checked for zero change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from store import EventStore, feed_reader
+from store.embedded import embedded, project_root
+from store.feed_reader import READER_LOGIN, reader_password_file, setup_reader
+from tests.feed.feed_support import consent, feed_from, feed_head
+from tests.workflows.builders import MFA_HEAD, Driver
+
+TOKEN = "feed-token-" + "x" * 24
+CONSUMER = Path(__file__).with_name("http_consumer.mjs")
+
+# Everything a reader could have changed, in one value (as superuser).
+_STATE_SQL = """
+SELECT (SELECT count(*) FROM accord.events),
+       (SELECT coalesce(md5(string_agg(concat_ws('|', position, tx_id, event_id, data::text,
+            encode(hash, 'hex')), ',' ORDER BY position)), '') FROM accord.events),
+       (SELECT coalesce(md5(string_agg(concat_ws('|', stream_id, version), ','
+            ORDER BY stream_id)), '') FROM accord.streams),
+       (SELECT count(*) FROM accord.consumer_checkpoints),
+       (SELECT count(*) FROM accord.process_view),
+       (SELECT last_value FROM accord.event_position_seq)
+"""
+_EVENT_ARGS = (
+    "stream-by-reader",
+    0,
+    uuid.uuid4(),
+    "ContactLogged",
+    1,
+    "{}",
+    "{}",
+    None,
+    None,
+    None,
+    None,
+    None,
+    b"\0" * 32,
+)
+
+
+def _with_host(url: str, role: str, password: str) -> str:
+    host_and_db = url.rpartition("@")[2]
+    return f"postgresql://{role}:{password}@{host_and_db}"
+
+
+@pytest.fixture(scope="module")
+async def reader_url(store: EventStore, database_url: str) -> AsyncIterator[str]:
+    """A login role of the test database's cluster in accord_reader and nothing more."""
+    role = f"feed_reader_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    await store.pool.execute(
+        f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE accord_reader"
+    )
+    try:
+        yield _with_host(database_url, role, password)
+    finally:
+        await store.pool.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+async def test_the_reader_role_reads_the_feed_and_nothing_else(
+    store: EventStore, reader_url: str
+) -> None:
+    stream = f"reader-{uuid.uuid4().hex[:8]}"
+    await store.append(stream, 0, [consent("mfa"), consent("state_security_service")])
+    head = await feed_head(store)
+    attributes = await store.pool.fetchrow(
+        "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication,"
+        " rolbypassrls FROM pg_roles WHERE rolname = 'accord_reader'"
+    )
+    assert attributes is not None and not any(attributes.values())
+    before = await store.pool.fetchrow(_STATE_SQL)
+
+    conn = await asyncpg.connect(reader_url)
+    try:
+        rows = await conn.fetch("SELECT position, stream_id FROM accord.read_feed(0, 100000)")
+        assert rows[-1]["position"] == head
+        assert [r["stream_id"] for r in rows].count(stream) == 2
+        narrow = await conn.fetch("SELECT position FROM accord.read_feed_data(0, 100000)")
+        assert [r["position"] for r in narrow] == [r["position"] for r in rows]
+
+        refused = [
+            "INSERT INTO accord.events (position, tx_id, event_id, stream_id, version,"
+            " event_type, schema_version, data, occurred_on, recorded_at, content_digest,"
+            " prev_hash, hash) VALUES (1, '1', gen_random_uuid(), 'ghost', 1, 'X', 1, '{}',"
+            " current_date, now(), '\\x00', '\\x00', '\\x00')",
+            "UPDATE accord.events SET data = '{}'",
+            "DELETE FROM accord.events",
+            "TRUNCATE accord.events",
+            "SELECT * FROM accord.streams",
+            "UPDATE accord.streams SET version = 0",
+            "SELECT nextval('accord.event_position_seq')",
+            "SELECT * FROM accord.consumer_checkpoints",
+            "INSERT INTO accord.consumer_checkpoints (consumer, position) VALUES ('x', 0)",
+            "DELETE FROM accord.process_view",
+            "TRUNCATE accord.timeline",
+            "CREATE TABLE accord.mine (x int)",
+        ]
+        for sql in refused:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(sql)
+        # The append functions run as the owner: EXECUTE on one would be a write.
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetchval(
+                "SELECT accord.append_event($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8,"
+                " $9, $10, $11, $12, $13)",
+                *_EVENT_ARGS,
+            )
+        arrays = [[value] for value in _EVENT_ARGS[2:]]
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetchval(
+                "SELECT accord.append_events($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[],"
+                " $8, $9, $10, $11, $12, $13)",
+                "stream-by-reader",
+                0,
+                *arrays,
+            )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetchval(
+                "SELECT accord.append_event_group($1, $2, $3, $4, $5, $6::jsonb[],"
+                " $7::jsonb[], $8, $9, $10, $11, $12, $13)",
+                [_EVENT_ARGS[0]],
+                [0],
+                *arrays,
+            )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetchval(
+                "SELECT accord.append_refused('s', 0, ARRAY[gen_random_uuid()],"
+                " ARRAY['\\x00'::bytea])"
+            )
+    finally:
+        await conn.close()
+    assert await store.pool.fetchrow(_STATE_SQL) == before
+
+
+async def test_the_embedded_default_makes_a_reader_login_with_a_private_password(
+    store: EventStore, database_url: str
+) -> None:
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("the embedded default only")
+    server = embedded()
+    database = database_url.rpartition("/")[2]
+    setup_reader(server, database)
+    setup_reader(server, database)  # idempotent: a second start changes nothing
+    path = reader_password_file(server)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    role = await store.pool.fetchrow(
+        "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication,"
+        " rolbypassrls, (SELECT array_agg(g.rolname) FROM pg_auth_members m"
+        "  JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid) AS member_of,"
+        " rolpassword IS NULL AS no_password FROM pg_roles r WHERE rolname = $1",
+        READER_LOGIN,
+    )
+    assert role is not None
+    assert role["rolcanlogin"] and role["member_of"] == ["accord_reader"]
+    assert not any(role[k] for k in ("rolsuper", "rolcreaterole", "rolcreatedb"))
+    assert not role["rolreplication"] and not role["rolbypassrls"]
+    before = await store.pool.fetchrow(_STATE_SQL)
+    assert before is not None
+    conn = await asyncpg.connect(feed_reader.reader_url(server, database))
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM accord.read_feed(0, 100000)") == before[0]
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM accord.events")
+    finally:
+        await conn.close()
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        await asyncpg.connect(
+            f"postgresql://{READER_LOGIN}:wrong-password@127.0.0.1:{server.port}/{database}"
+        )
+    assert await store.pool.fetchrow(_STATE_SQL) == before
+
+
+# -- accord feed-server ------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _server_env(reader_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "ACCORD_FEED_TOKEN", "ACCORD_FEED_TOKEN_FILE"}
+    }
+    return {**env, "ACCORD_FEED_DATABASE_URL": reader_url, **extra}
+
+
+@dataclass(frozen=True)
+class FeedServer:
+    url: str
+    token: str
+
+
+@pytest.fixture(scope="module")
+async def feed_server(reader_url: str) -> AsyncIterator[FeedServer]:
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli.main",
+        "feed-server",
+        "--port",
+        str(port),
+        cwd=project_root(),
+        env=_server_env(reader_url, ACCORD_FEED_TOKEN=TOKEN),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        line = await asyncio.wait_for(process.stderr.readline(), 60)
+        assert line.startswith(b"feed server on http://127.0.0.1:"), line
+        yield FeedServer(f"http://127.0.0.1:{port}", TOKEN)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+
+
+async def _get(
+    server: FeedServer, query: str, token: str | None = TOKEN, path: str = "/events"
+) -> tuple[int, dict[str, str], str]:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{server.url}{path}?{query}", headers=headers) as response,
+    ):
+        return response.status, dict(response.headers), await response.text()
+
+
+def _one_line_json(body: str) -> dict[str, Any]:
+    assert body.endswith("\n") and body.count("\n") == 1, body
+    parsed: dict[str, Any] = json.loads(body)
+    return parsed
+
+
+async def test_feed_server_refuses_to_start_without_a_strong_token(
+    reader_url: str, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty-token"
+    empty.write_text("\n")
+    cases = [
+        ({}, "ACCORD_FEED_TOKEN"),
+        ({"ACCORD_FEED_TOKEN": "short-secret-15"}, "at least 16 characters"),
+        ({"ACCORD_FEED_TOKEN_FILE": str(tmp_path / "missing")}, "cannot read"),
+        ({"ACCORD_FEED_TOKEN_FILE": str(empty)}, "ACCORD_FEED_TOKEN"),
+    ]
+    for extra, says in cases:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cli.main",
+            "feed-server",
+            "--port",
+            str(_free_port()),
+            cwd=project_root(),
+            env=_server_env(reader_url, **extra),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+        text = err.decode()
+        assert process.returncode == 2, (extra, text)
+        assert text.count("\n") == 1 and says in text, text
+        assert "Traceback" not in text and "short-secret-15" not in text and out == b""
+
+
+async def test_the_token_is_checked_before_anything_else(
+    feed_server: FeedServer, store: EventStore
+) -> None:
+    await store.append(f"auth-{uuid.uuid4().hex[:8]}", 0, [consent("mfa")])
+    for token, query, path in [
+        (None, "after=0", "/events"),
+        ("wrong-token-of-enough-length", "after=0", "/events"),
+        (TOKEN + "x", "after=0", "/events"),
+        (TOKEN[:-1], "after=0", "/events"),
+        (None, "after=bogus&limit=-1", "/events"),  # 401, not 400: parameters come after
+        (None, "", "/nowhere"),  # 401, not 404: no path is revealed
+    ]:
+        status, headers, body = await _get(feed_server, query, token, path)
+        assert status == 401, (token, query, path, status)
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+        assert _one_line_json(body)["error"] == "unauthorized"
+        assert "position" not in body
+    status, _, body = await _get(feed_server, "after=0", f"{TOKEN}", "/events")
+    assert status == 200 and body.count("\n") >= 1
+
+
+async def test_bad_parameters_get_a_one_line_error_naming_them(
+    feed_server: FeedServer, store: EventStore
+) -> None:
+    await store.append(f"params-{uuid.uuid4().hex[:8]}", 0, [consent("mfa")])
+    for query, parameter in [
+        ("after=-1", "after"),
+        ("after=evil%3Cscript%3E", "after"),
+        ("after=1e3", "after"),
+        ("after=99999999999999999999", "after"),
+        ("after=999999999999", "after"),  # no event has this position
+        ("limit=0", "limit"),
+        ("limit=lots", "limit"),
+        ("wait=-5", "wait"),
+        ("wait=1.5", "wait"),
+        ("aftr=0", "aftr"),
+    ]:
+        status, _, body = await _get(feed_server, query)
+        assert status == 400, (query, status, body)
+        error = _one_line_json(body)
+        assert error["error"] == "invalid_parameter" and error["parameter"] == parameter, body
+        assert error["message"].startswith(f"{parameter}:") or parameter == "aftr"
+        assert "evil" not in body and "script" not in body and "999" not in body
+    status, _, body = await _get(feed_server, "after=0&after=1")
+    assert status == 400 and "at most once" in _one_line_json(body)["message"]
+    status, _, body = await _get(feed_server, "after=0&limit=2")
+    assert status == 200 and body.count("\n") == 2
+    status, _, body = await _get(feed_server, "after=0&limit=1000000")  # capped
+    assert status == 200 and 2 <= body.count("\n") <= 1000
+
+
+async def test_the_http_feed_is_the_feed_of_accord_events_json(
+    feed_server: FeedServer, store: EventStore, database_url: str
+) -> None:
+    await store.append(f"same-{uuid.uuid4().hex[:8]}", 0, [consent("mfa"), consent("sss")])
+    status, headers, body = await _get(feed_server, "after=0&limit=1000")
+    assert status == 200 and headers["Content-Type"].startswith("application/x-ndjson")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli.main",
+        "events",
+        "--after",
+        "0",
+        "--json",
+        cwd=project_root(),
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert body == out.decode()
+    lines = body.splitlines()
+    assert headers["Accord-Last-Position"] == str(json.loads(lines[-1])["position"])
+    assert [json.loads(line)["position"] for line in lines] == [
+        e.position for e in await feed_from(store, 0)
+    ]
+
+
+async def test_a_long_poll_answers_as_soon_as_an_event_is_recorded(
+    feed_server: FeedServer, store: EventStore
+) -> None:
+    head = await feed_head(store)
+    started = time.monotonic()
+    status, headers, body = await _get(feed_server, f"after={head}&wait=1")
+    assert status == 200 and body == "" and headers["Accord-Last-Position"] == str(head)
+    assert 0.9 <= time.monotonic() - started < 5
+
+    poll = asyncio.create_task(_get(feed_server, f"after={head}&wait=30"))
+    await asyncio.sleep(1.0)
+    assert not poll.done()
+    stream = f"poll-{uuid.uuid4().hex[:8]}"
+    recorded = time.monotonic()
+    result = await store.append(stream, 0, [consent("mfa")])
+    status, headers, body = await asyncio.wait_for(poll, 10)
+    assert time.monotonic() - recorded < 3
+    assert status == 200
+    [line] = body.splitlines()
+    assert json.loads(line)["stream_id"] == stream
+    assert headers["Accord-Last-Position"] == str(result.positions[0])
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+async def test_a_node_consumer_gets_every_event_once_in_order(
+    feed_server: FeedServer, store: EventStore, session: Any
+) -> None:
+    """Events recorded through Accord (commands over Temporal) before and while a Node.js
+    program reads the HTTP feed: it gets each exactly once, in feed order."""
+    driver = Driver(session, f"http-feed-{uuid.uuid4().hex[:8]}")
+    await driver.open()
+    await driver.ok("log_contact", "2018-05-17", MFA_HEAD, venue="Baku", modalities=["membership"])
+    before = await feed_from(store, 0)
+
+    consumer = await asyncio.create_subprocess_exec(
+        "node",
+        str(CONSUMER),
+        str(len(before) + 3),
+        "2",
+        "10",
+        env={**os.environ, "FEED_URL": feed_server.url, "FEED_TOKEN": TOKEN},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert consumer.stdout is not None
+    lines: list[str] = []
+    while not (lines and lines[-1].startswith("C ")):
+        line = await asyncio.wait_for(consumer.stdout.readline(), 30)
+        assert line, lines
+        lines.append(line.decode().rstrip("\n"))
+    assert lines[-1] == f"C {before[-1].position}"
+    # While it follows with long polls: three more, by another writer, one at a time.
+    later = f"http-feed-later-{uuid.uuid4().hex[:8]}"
+    for version in range(3):
+        await store.append(later, version, [consent("mfa", version + 1)])
+        await asyncio.sleep(0.4)
+    out, _ = await asyncio.wait_for(consumer.communicate(), 60)
+    lines += out.decode().splitlines()
+    assert consumer.returncode == 0, lines[-3:]
+
+    everything = await feed_from(store, 0)
+    assert len(everything) == len(before) + 3
+    received = [json.loads(line[2:]) for line in lines if line.startswith("E ")]
+    positions = [event["position"] for event in received]
+    assert positions == [event.position for event in everything]
+    assert len(set(positions)) == len(positions) and positions == sorted(positions)
+    assert driver.workflow_id in {e["stream_id"] for e in received[: len(before)]}
+    assert [e["stream_id"] for e in received[len(before) :]] == [later] * 3
+
+    refused = await asyncio.create_subprocess_exec(
+        "node",
+        str(CONSUMER),
+        "1",
+        env={
+            **{k: v for k, v in os.environ.items() if k != "FEED_TOKEN"},
+            "FEED_URL": feed_server.url,
+        },
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(refused.communicate(), 30)
+    assert refused.returncode == 3
+    assert out.decode().startswith("R 401 ") and '"position"' not in out.decode()
