@@ -259,7 +259,8 @@ def _corrected_rows(rows: list[_Row], state: ProcessState) -> list[_Row]:
     for row in rows:
         marks = corrections_of(state, row.recorded.version)
         if marks:
-            row = _Row(row.recorded, apply_corrections(row.event, marks), marks, row.event)
+            corrected = apply_corrections(row.event, row.recorded.version, marks)
+            row = _Row(row.recorded, corrected, marks, row.event)
         out.append(row)
     return out
 
@@ -277,6 +278,8 @@ def _correction_notes(row: _Row) -> tuple[str, ...]:
     notes = []
     for correction in row.marks:
         for name, value in correction.fields.items():
+            if correction.version != row.recorded.version and name != "occurred_on":
+                continue  # recorded with the corrected event: only its date moved
             before = _shown(recorded.get(name))
             notes.append(f"Corrected {name.replace('_', ' ')}: {before} -> {_shown(value)}")
     return tuple(notes)
@@ -633,8 +636,7 @@ def stage_chart_svg(chart: StageChart) -> str:
             stages.append(period.stage)
     height = _ROW * len(stages) + 26
     parts = [
-        f'<svg class="stages" role="img" viewBox="0 0 {_CHART_WIDTH} {height}" '
-        f'width="100%">',
+        f'<svg class="stages" role="img" viewBox="0 0 {_CHART_WIDTH} {height}" width="100%">',
         f"<title>Stages from {start.isoformat()} to {chart.until.isoformat()}</title>",
     ]
     for row, stage in enumerate(stages):

@@ -114,6 +114,9 @@ CORRECTABLE: dict[str, tuple[type[cmd.Command], frozenset[str]]] = {
     ev.ProcessSuspended.event_type: (cmd.Suspend, frozenset({OCCURRED_ON, "reason"})),
     ev.ProcessResumed.event_type: (cmd.Resume, frozenset({OCCURRED_ON, "reason"})),
 }
+# Recorded by the same command right after another event, on its date: when that event's
+# date is corrected, theirs moves with it (`RecordCorrected.with_versions`).
+RECORDED_WITH = frozenset({ev.NegotiationsOpened.event_type, ev.ReviewRequested.event_type})
 # Why each other event type is refused, for the rejection message.
 _NOT_CORRECTABLE = {
     ev.ProcessOpened.event_type: "the opening (the process's configuration) is never corrected",
@@ -250,6 +253,7 @@ def decide_correction(
     new_on: date | None = values.get(OCCURRED_ON)
     _check_cross_fields(state, command, event_type, version, old_on, values)
     last = state.last_occurred_on
+    with_versions: tuple[int, ...] = ()
     if new_on is not None:
         path = f"fields.{OCCURRED_ON}"
         if today is not None and new_on > today + FUTURE_TOLERANCE:
@@ -260,7 +264,9 @@ def decide_correction(
                 path,
             )
         before = entry_date(entry_at(entries, version - 1))
-        after = entry_date(entry_at(entries, version + 1)) if version < count else None
+        with_versions = _recorded_with(entries, count, version, old_on, issuer)
+        following = version + len(with_versions) + 1
+        after = entry_date(entry_at(entries, following)) if following <= count else None
         if new_on < before or (after is not None and new_on > after):
             bound = f"from {before.isoformat()}" + (
                 f" to {after.isoformat()}" if after is not None else " on"
@@ -268,7 +274,7 @@ def decide_correction(
             raise DomainError(
                 "out_of_order",
                 f"{name}: field '{path}': {new_on.isoformat()} would break invariant 1; the "
-                f"dates of event {version}'s neighbours allow {bound}",
+                f"dates of the events around event {version} allow {bound}",
                 path,
             )
         if after is None:
@@ -286,7 +292,23 @@ def decide_correction(
         corrected_type=event_type,
         fields=corrected,
         reason=command.reason,
+        with_versions=with_versions if new_on is not None else (),
     )
+
+
+def _recorded_with(
+    entries: Entries, count: int, version: int, on: date, party: str
+) -> tuple[int, ...]:
+    """The versions recorded right after `version` by the same command (a review request
+    per reviewer after a report, negotiations opened after the opinion): same date, same
+    party, of a RECORDED_WITH type."""
+    out: list[int] = []
+    for later in range(version + 1, count + 1):
+        event_type, later_on, later_party = read_entry(entry_at(entries, later))
+        if event_type not in RECORDED_WITH or later_on != on or later_party != party:
+            break
+        out.append(later)
+    return tuple(out)
 
 
 _ADAPTERS: dict[tuple[type[cmd.Command], str], TypeAdapter[Any]] = {}
@@ -379,6 +401,7 @@ def corrected_changes(s: ProcessState, e: ev.RecordCorrected) -> dict[str, Any]:
                 fields=MappingProxyType(dict(fields)),
                 reason=e.reason,
                 on=e.occurred_on,
+                with_versions=e.with_versions,
             ),
         )
     }
@@ -388,11 +411,19 @@ def corrected_changes(s: ProcessState, e: ev.RecordCorrected) -> dict[str, Any]:
     raw_on = fields.get(OCCURRED_ON)
     on = date.fromisoformat(raw_on) if isinstance(raw_on, str) else None
     if on is not None:
-        changes["entries"] = replaced(entries, version, entry(event_type, on, party))
+        moved = replaced(entries, version, entry(event_type, on, party))
+        for companion in e.with_versions:
+            if companion <= entry_count(moved):
+                companion_type, _, companion_party = read_entry(entry_at(moved, companion))
+                moved = replaced(moved, companion, entry(companion_type, on, companion_party))
+                if companion_type == ev.NegotiationsOpened.event_type:
+                    changes["dates"] = amend(s.dates, negotiations_opened=on)
+        changes["entries"] = moved
     flat = all_entries(entries)
     earlier = {read_entry(t)[0] for t in flat[: version - 1]}
     later = {read_entry(t)[0] for t in flat[version:]}
-    dates, mission, report, instrument = s.dates, s.mission, s.report, s.instrument
+    dates = changes.get("dates", s.dates)
+    mission, report, instrument = s.mission, s.report, s.instrument
     E = ev
     if event_type == E.ContactLogged.event_type and on and event_type not in earlier:
         dates = amend(dates, first_contact=on)
@@ -467,16 +498,22 @@ def _listed(fields: Mapping[str, Any], name: str) -> tuple[Any, ...]:
 
 
 def corrections_of(state: ProcessState, version: int) -> tuple[Correction, ...]:
-    return tuple(c for c in state.corrections if c.version == version)
+    """The corrections of the event at `version`, and those of an event it was recorded
+    with whose date moved it too, in order."""
+    return tuple(c for c in state.corrections if c.version == version or version in c.with_versions)
 
 
-def apply(event: ev.Event, corrections: tuple[Correction, ...]) -> ev.Event:
-    """`event` as its corrections say it is (later corrections win)."""
+def apply(event: ev.Event, version: int, corrections: tuple[Correction, ...]) -> ev.Event:
+    """The event at `version` as its corrections say it is (later corrections win); an
+    event recorded with the corrected one takes only its corrected date."""
     if not corrections:
         return event
     data = event.model_dump(mode="json")
     for correction in corrections:
-        data.update(correction.fields)
+        if correction.version == version:
+            data.update(correction.fields)
+        elif OCCURRED_ON in correction.fields:
+            data[OCCURRED_ON] = correction.fields[OCCURRED_ON]
     return type(event).model_validate(data)
 
 

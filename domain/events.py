@@ -247,6 +247,9 @@ class RecordCorrected(Event):
     corrected_type: Annotated[str, Field(max_length=40)]
     fields: Annotated[dict[str, JsonValue], Field(min_length=1, max_length=20)]
     reason: Text
+    # The events its command recorded with it (a review request per reviewer, negotiations
+    # opened): a corrected date moves theirs too.
+    with_versions: Annotated[tuple[int, ...], Field(max_length=100)] = ()
 
 
 # --- Timer-driven ----------------------------------------------------------------------

@@ -153,6 +153,7 @@ class Correction:
     fields: MappingProxyType[str, Any]
     reason: str
     on: date
+    with_versions: tuple[int, ...] = ()  # recorded with it: their date moved too
 
 
 @dataclass(frozen=True)

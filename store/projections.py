@@ -291,7 +291,14 @@ async def _correct_timeline(
     """The row of each event that a correction among `decoded` puts right: the event as
     every correction so far says it is, marked "(corrected on <date>: <reason>)". The
     original event stays as recorded in the log; only this read model shows the value."""
-    versions = sorted({e.corrected_version for e in decoded if isinstance(e, RecordCorrected)})
+    versions = sorted(
+        {
+            v
+            for e in decoded
+            if isinstance(e, RecordCorrected)
+            for v in (e.corrected_version, *e.with_versions)
+        }
+    )
     if not versions:
         return
     in_batch = {r.version: event for r, event in zip(events, decoded, strict=True)}
@@ -303,6 +310,6 @@ async def _correct_timeline(
                 continue
             original = decode_event(row["event_type"], row["schema_version"], _as_dict(row["data"]))
         marks = corrections_of(state, version)
-        corrected = apply_corrections(original, marks)
+        corrected = apply_corrections(original, version, marks)
         summary = f"{describe(corrected, state.config)} {mark(marks)}"
         await conn.execute(_CORRECT_TIMELINE, stream_id, version, corrected.occurred_on, summary)

@@ -445,3 +445,56 @@ def test_entries_across_chunks_keep_each_versions_date_and_issuer() -> None:
         reason=REASON,
     )
     assert err.field == "fields.occurred_on"
+
+
+def test_the_events_recorded_with_a_corrected_event_take_its_date() -> None:
+    run = run_to(Stage.NEGOTIATING)  # the representative's assignment opened negotiations
+    flat = all_entries(run.state.entries)
+    assigned = next(
+        i for i, t in enumerate(flat, start=1) if t.startswith("RepresentativeAssigned")
+    )
+    assert flat[assigned].startswith("NegotiationsOpened")
+    earlier = date.fromisoformat(flat[assigned - 2].split(" ")[1])
+    (event,) = run.do(
+        "correct_record",
+        MFA_HEAD,
+        version=assigned,
+        fields={"occurred_on": earlier.isoformat()},
+        reason=REASON,
+    )
+    assert isinstance(event, RecordCorrected)
+    assert event.with_versions == (assigned + 1,)
+    assert entry_at(run.state.entries, assigned + 1) == f"NegotiationsOpened {earlier} mfa"
+    assert run.state.dates.negotiations_opened == earlier
+
+
+def test_a_delivery_and_its_review_requests_move_together_and_free_the_last_date() -> None:
+    run = run_to(Stage.MISSION_COMPLETED)
+    wrong = run.today + timedelta(days=30)
+    run.do(
+        "deliver_report",
+        DG,
+        on=wrong,
+        title="Assessment Report",
+        version=1,
+        recipient="mfa",
+        classification="restricted",
+    )
+    delivered = run.state.version - 2  # then one review request per reviewer
+    right = run.today - timedelta(days=25)
+    ended = run.state.mission.actual_end
+    assert ended is not None and right > ended  # after the event before the delivery
+    (event,) = run.do(
+        "correct_record",
+        DG,
+        on=right + timedelta(days=1),
+        version=delivered,
+        fields={"occurred_on": right.isoformat()},
+        reason=REASON,
+    )
+    assert isinstance(event, RecordCorrected)
+    assert event.with_versions == (delivered + 1, delivered + 2)
+    assert run.state.dates.delivered == right
+    assert run.state.last_occurred_on == right + timedelta(days=1)
+    between = right + timedelta(days=5)
+    run.do("submit_review", MFA_HEAD, on=between, report_version=1, conclusions="Agreed.")
