@@ -8,6 +8,7 @@ feed without Python:
     DIR/events/<EventType>.v<N>.json        an event's `data` at schema_version N
     DIR/feed_event.json                     one line of `accord events --json`
     DIR/command_result.json                 what an accepted command (update) returns
+    DIR/cli/<output>.json                   what the CLI prints under --json (cli/outputs.py)
 
 An event's schema may change only together with a bump of its `schema_version` (and an
 upcaster): events already recorded keep their version forever, so every published
@@ -21,12 +22,16 @@ import argparse
 import json
 import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from cli.outputs import OUTPUTS
 from domain import COMMANDS, ERROR_CODES, EVENTS
+from domain.text import Name, Text
+from domain.vocabulary import Modality
 from store.feed import FeedEventJson
 from workflows.contracts import CommandResult
 
@@ -35,6 +40,22 @@ FORMAT = 1
 _EVENT_FILE = re.compile(r"^(?P<type>[A-Za-z]+)\.v(?P<version>\d+)\.json$")
 
 Document = dict[str, Any]
+
+
+class _ContactLoggedV1(BaseModel):
+    """`ContactLogged` as recorded at schema_version 1 (one optional `modality`); read
+    through `domain.codec.UPCASTERS`. Kept for the contract of events already in the log."""
+
+    model_config = ConfigDict(title="ContactLogged", extra="forbid")
+
+    occurred_on: date
+    venue: Name
+    participants: tuple[Name, ...] = ()
+    modality: Modality | None = None
+    summary: Text = ""
+
+
+LEGACY_EVENTS: dict[tuple[str, int], type[BaseModel]] = {("ContactLogged", 1): _ContactLoggedV1}
 
 
 def _with_header(schema: Document, path: str, **extra: Any) -> Document:
@@ -78,6 +99,16 @@ def documents() -> dict[str, Document]:
             path,
             **{"x-event-type": event_type, "x-schema-version": event.schema_version},
         )
+    # Older versions still in the log: their shape as recorded (the upcaster reads them).
+    for (event_type, version), legacy in LEGACY_EVENTS.items():
+        path = event_path(event_type, version)
+        docs[path] = _with_header(
+            legacy.model_json_schema(mode="serialization"),
+            path,
+            **{"x-event-type": event_type, "x-schema-version": version},
+        )
+    for path, model in OUTPUTS.items():
+        docs[path] = _with_header(model.model_json_schema(mode="serialization"), path)
     docs["feed_event.json"] = _with_header(_feed_event_schema(), "feed_event.json")
     docs["command_result.json"] = _with_header(
         CommandResult.model_json_schema(mode="serialization"), "command_result.json"
@@ -124,6 +155,7 @@ def index_document(directory: Path, current: dict[str, Document]) -> Document:
         "error_codes": list(ERROR_CODES),
         "feed_event": "feed_event.json",
         "command_result": "command_result.json",
+        "cli_outputs": sorted(OUTPUTS),
     }
 
 
