@@ -89,7 +89,9 @@ async def look_at_the_ui(page: Page, ui_url: str, process_id: str, run_id: str) 
         f"ICMP / State Commission (Azerbaijan): cooperation process {process_id}",
         "Ministry of Foreign Affairs (mfa): official channel, consents to missions, reviews",
         "Durations: consent deadline 90 days, review reminders every 30 days",
-        "Stage: presented · Waiting on: nobody",
+        # Who is awaited, with the command (DOMAIN.md "Awaiting and clocks").
+        "Stage: presented since 2025-03-10 · Waiting on: State Commission (national_body): "
+        "clear_publication; ICMP (partner): clear_publication",
         "Last event (2025-03-10, no. 27): Report presented at Baku",
     )
     assert "0:00:00" not in shown
