@@ -97,6 +97,7 @@ async def test_a_corrected_mission_start_shows_everywhere(
         "corrected_type": "MissionStarted",
         "fields": {"occurred_on": "2023-06-05"},
         "reason": REASON,
+        "with_versions": [],
     }
     assert line["actor"] == ICMP_POLICY
     # A full refold of the read models writes the same corrected timeline.
