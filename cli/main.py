@@ -18,7 +18,14 @@ from typing import Any
 import yaml
 from temporalio.service import RPCError
 
-from cli import actor_token, codec_server, feed_server, report_cli, verification
+from cli import (
+    actor_token,
+    codec_server,
+    commands_cli,
+    feed_server,
+    report_cli,
+    verification,
+)
 from cli import events as events_cli
 from cli import schema as schema_cli
 from cli.operations import (
@@ -388,6 +395,7 @@ def parser() -> argparse.ArgumentParser:
     report_cli.add_parser(sub)
     events_cli.add_parser(sub)
     schema_cli.add_parser(sub)
+    commands_cli.add_parser(sub)
     return p
 
 
@@ -417,6 +425,8 @@ def main(argv: list[str] | None = None) -> int:
         return feed_server.run(args)
     if args.cmd == "actor-token":
         return actor_token.run(args)
+    if args.cmd == "commands":
+        return commands_cli.run(args)
     handlers = {
         "start": _cmd_start,
         "send": _cmd_send,

@@ -1,0 +1,32 @@
+"""`accord commands`: every command with who may send it, its stages and its fields, read
+from the same schemas as contracts/commands/."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cli.main import main
+from domain import COMMANDS
+
+
+def test_one_command_described_from_its_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["commands", "grant_consent", "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["who"] == "the consenting agency itself"
+    assert described["stages"] == ["mission_planning"]
+    fields = {f["name"]: f for f in described["fields"]}
+    assert fields["tor_version"]["required"] is True
+    assert fields["conditions"]["required"] is False
+    assert fields["occurred_on"]["type"] == "string (date)"
+
+
+def test_every_command_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["commands", "--json"]) == 0
+    assert [c["command"] for c in json.loads(capsys.readouterr().out)] == sorted(COMMANDS)
+
+
+def test_an_unknown_command_is_not_found(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["commands", "nope"]) == 2
+    assert "no command 'nope'" in capsys.readouterr().err
