@@ -335,6 +335,17 @@ async def test_bad_parameters_get_a_one_line_error_naming_them(
         assert error["error"] == "invalid_parameter" and error["parameter"] == parameter, body
         assert error["message"].startswith(f"{parameter}:") or parameter == "aftr"
         assert "evil" not in body and "script" not in body and "999" not in body
+    status, _, body = await _get(feed_server, "", path="/evil%3Cscript%3E")
+    assert status == 404 and _one_line_json(body)["error"] == "not_found"
+    assert "evil" not in body and "script" not in body
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{feed_server.url}/events", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as response,
+    ):
+        assert response.status == 405
+        assert _one_line_json(await response.text())["error"] == "method_not_allowed"
     status, _, body = await _get(feed_server, "after=0&after=1")
     assert status == 400 and "at most once" in _one_line_json(body)["message"]
     status, _, body = await _get(feed_server, "after=0&limit=2")
