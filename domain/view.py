@@ -69,6 +69,7 @@ class CorrectionView(BaseModel):
     fields: dict[str, Any]  # field -> corrected value (JSON form)
     reason: str
     corrected_on: date
+    with_versions: tuple[int, ...] = ()  # recorded with it by the same command: dates moved
 
 
 class ProcessView(BaseModel):
@@ -194,6 +195,7 @@ def process_view(state: ProcessState) -> ProcessView:
                 fields=dict(c.fields),
                 reason=c.reason,
                 corrected_on=c.on,
+                with_versions=c.with_versions,
             )
             for c in state.corrections
         ),

@@ -54,6 +54,7 @@ async def test_a_corrected_mission_start_shows_everywhere(
             "fields": {"occurred_on": "2023-06-05"},
             "reason": REASON,
             "corrected_on": "2023-06-06",
+            "with_versions": [],
         }
     ]
 
@@ -129,3 +130,34 @@ async def test_a_correction_by_another_party_records_nothing(
     status = await read_status(session, p.workflow_id)
     assert status["mission"]["started_on"] == "2023-06-20"
     assert status["corrections"] == []
+
+
+async def test_a_corrected_date_moves_the_events_recorded_with_it(
+    session: Session, store: EventStore
+) -> None:
+    p = Driver(session, f"correct-{uuid.uuid4().hex[:6]}")
+    await p.open()
+    await p.to_negotiating()  # the representative's assignment also opened negotiations
+    events = await store.read_stream(p.workflow_id)
+    assigned, opened = events[-2], events[-1]
+    assert (assigned.event_type, opened.event_type) == (
+        "RepresentativeAssigned",
+        "NegotiationsOpened",
+    )
+    await p.ok(
+        "correct_record",
+        "2018-06-03",
+        MFA_HEAD,
+        version=assigned.version,
+        fields={"occurred_on": "2018-06-01"},
+        reason="Assigned the day of the opinion",
+    )
+    status = await read_status(session, p.workflow_id)
+    assert status["key_dates"]["negotiations_opened"] == "2018-06-01"
+    assert status["corrections"][0]["with_versions"] == [opened.version]
+    rows = {r["version"]: r for r in await Projections(store).timeline(p.workflow_id)}
+    for version in (assigned.version, opened.version):
+        assert rows[version]["occurred_on"] == "2018-06-01"
+        assert rows[version]["summary"].endswith(
+            "(corrected on 2018-06-03: Assigned the day of the opinion)"
+        )
