@@ -304,7 +304,8 @@ class CorrectRecord(Command):
     version: Annotated[int, Field(ge=1, le=1_000_000_000)]
     fields: Annotated[
         dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]{0,39}$")], JsonValue],
-        Field(min_length=1, max_length=20),
+        # Keys other than field names are refused (the pattern); the schema says so too.
+        Field(min_length=1, max_length=20, json_schema_extra={"additionalProperties": False}),
     ]
     reason: Reason
 
