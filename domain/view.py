@@ -383,8 +383,8 @@ _SENTENCES: dict[type[ev.Event], Callable[[Any, _Names], str]] = {
     ev.ProcessWithdrawn: lambda e, n: f"{n(e.party)} withdrew from the process{_tail(e.reason)}.",
     ev.ProcessClosed: lambda e, n: f"The process was closed{_tail(e.summary)}.",
     ev.RecordCorrected: lambda e, n: (
-        f"Event {e.corrected_version} ({e.corrected_type}) corrected: "
-        f"{_corrected_fields(e.fields)}{_tail(e.reason)}."
+        f"Event {e.corrected_version} ({e.corrected_type}) corrected "
+        f"({_corrected_fields(e.fields)}){_tail(e.reason)}."
     ),
     ev.ConsentOverdue: lambda e, n: f"Consent of {n(e.agency)} to ToR v{e.tor_version} is overdue.",
     ev.Escalated: lambda e, n: (
