@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 
 from cli import (
     actor_token,
+    cluster,
     codec_server,
     commands_cli,
     feed_server,
@@ -390,6 +391,7 @@ def parser() -> argparse.ArgumentParser:
     s = with_json(sub.add_parser("dev-server", help="the embedded Temporal dev server"))
     s.add_argument("action", choices=["start", "stop", "status"])
     codec_server.add_parser(sub)
+    cluster.add_parser(sub)
     feed_server.add_parser(sub)
     actor_token.add_parser(sub)
     report_cli.add_parser(sub)
@@ -421,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_dev_server(args)
     if args.cmd == "codec-server":
         return codec_server.run(args)
+    if args.cmd == "cluster":
+        return cluster.run(args)
     if args.cmd == "feed-server":
         return feed_server.run(args)
     if args.cmd == "actor-token":

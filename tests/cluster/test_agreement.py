@@ -1,0 +1,101 @@
+"""One configuration, two runners: docker-compose.yml and the native cluster (cli/cluster.py)
+agree on the dynamic config, the search attributes, the namespace and its retention, the
+history shards and the versions. Reads files only: runs everywhere, in `make test`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cli import cluster
+from cli.devserver import DEV_SERVER_DYNAMIC_CONFIG
+from store.embedded import project_root
+from workflows import search
+
+ROOT = project_root()
+
+
+def services() -> dict[str, dict[str, Any]]:
+    loaded = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    found: dict[str, dict[str, Any]] = loaded["services"]
+    return found
+
+
+def env(service: str) -> dict[str, str]:
+    return {str(k): str(v) for k, v in services()[service].get("environment", {}).items()}
+
+
+def native(tmp_path: Path) -> cluster.NativeCluster:
+    c = cluster.NativeCluster(
+        tmp_path, "postgresql://temporal:pw@127.0.0.1:5544/postgres", "postgresql://x@y/z"
+    )
+    c.allocate_ports()
+    return c
+
+
+def test_versions_agree() -> None:
+    tags = {s: services()[s]["image"] for s in ("temporal", "temporal-schema", "temporal-setup")}
+    assert tags == {
+        "temporal": f"temporalio/server:{cluster.SERVER_VERSION}",
+        "temporal-schema": f"temporalio/admin-tools:{cluster.SERVER_VERSION}",
+        "temporal-setup": f"temporalio/admin-tools:{cluster.SERVER_VERSION}",
+    }
+    assert services()["temporal-ui"]["image"] == f"temporalio/ui:{cluster.UI_VERSION}"
+    packages = {name: package for name, (_, package) in cluster.BINARIES.items()}
+    assert packages["server"].endswith(f"@v{cluster.SERVER_VERSION}")
+    assert packages["sql"].endswith(f"@v{cluster.SERVER_VERSION}")
+    assert packages["ui"].endswith(f"@v{cluster.UI_VERSION}")
+
+
+def test_one_dynamic_config_file(tmp_path: Path) -> None:
+    temporal = services()["temporal"]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in temporal["volumes"] if isinstance(v, str)}
+    in_container = Path(env("temporal")["DYNAMIC_CONFIG_FILE_PATH"])
+    source = ROOT / mounted[str(in_container.parent)] / in_container.name
+    assert source.resolve() == (ROOT / cluster.DYNAMIC_CONFIG).resolve()
+    c = native(tmp_path)
+    for name in cluster.TEMPORAL_SERVICES:
+        used = c.server_config(name)["dynamicConfigClient"]["filepath"]
+        assert Path(used).resolve() == source.resolve()
+    # ... and the dev server gets the same values (cli/devserver.py).
+    values = yaml.safe_load(source.read_text())
+    for key, value in DEV_SERVER_DYNAMIC_CONFIG.items():
+        assert values[key] == [{"value": value, "constraints": {}}]
+
+
+def test_search_attributes_namespace_and_retention_agree() -> None:
+    setup = env("temporal-setup")
+    compose_attributes = setup["ACCORD_SEARCH_ATTRIBUTES"].split()
+    # Spelled from the SDK's own type names, not through cli/cluster.py.
+    spelling = {"KEYWORD": "Keyword", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime"}
+    code = [f"{k.name}={spelling[k.indexed_value_type.name]}" for k in search.ALL]
+    assert cluster.search_attributes() == compose_attributes == code
+    assert setup["TEMPORAL_NAMESPACE_RETENTION"] == cluster.NAMESPACE_RETENTION
+    assert setup["TEMPORAL_NAMESPACE"] == f"${{TEMPORAL_NAMESPACE:-{cluster.NAMESPACE}}}"
+    assert env("temporal")["NUM_HISTORY_SHARDS"] == str(cluster.HISTORY_SHARDS)
+
+
+def test_native_config_is_a_cluster_on_loopback(tmp_path: Path) -> None:
+    c = native(tmp_path)
+    configs = {name: c.server_config(name) for name in cluster.TEMPORAL_SERVICES}
+    histories = [n for n, s in cluster.TEMPORAL_SERVICES.items() if s == "history"]
+    assert len(histories) == 2
+    grpc = set()
+    for name, config in configs.items():
+        assert config["persistence"]["numHistoryShards"] == cluster.HISTORY_SHARDS >= 8
+        assert config["persistence"]["visibilityStore"] == "postgres-visibility"
+        store = config["persistence"]["datastores"]["postgres-visibility"]["sql"]
+        assert (store["pluginName"], store["databaseName"]) == ("postgres12", "temporal_visibility")
+        own = config["services"][cluster.TEMPORAL_SERVICES[name]]["rpc"]
+        assert own["grpcPort"] == c.state.ports[name].grpc
+        grpc.add(own["grpcPort"])
+        for service in config["services"].values():
+            # The cluster_membership table stores the port as a smallint.
+            assert service["rpc"]["membershipPort"] < 32768
+            assert service["rpc"]["bindOnLocalHost"] is True
+        assert config["global"]["metrics"]["prometheus"]["listenAddress"].startswith("127.0.0.1:")
+    assert len(grpc) == len(configs), "every process its own port"
+    assert c.ui_config()["temporalGrpcAddress"] == c.state.address
+    assert c.ui_config()["host"] == "127.0.0.1"
