@@ -83,6 +83,13 @@ def _rejection(value: Any) -> Any:
     return {"code": value} if isinstance(value, str) else value
 
 
+def _date_text(value: Any) -> Any:
+    # Pydantic would read a number as a Unix timestamp: `on: 2021` would become 1970-01-01.
+    if value is not None and not isinstance(value, str | date):
+        raise ValueError("a business date is written YYYY-MM-DD")
+    return value
+
+
 class EventCheck(BaseModel):
     """One `expect_events` entry: how many events of `type` whose data (and optionally
     business date and actor) match, recorded during the step (`scope: step`, the default)
@@ -98,6 +105,11 @@ class EventCheck(BaseModel):
     min: NonNegativeInt | None = None
     max: NonNegativeInt | None = None
     scope: Literal["step", "all"] = "step"
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def date_text(cls, value: Any) -> Any:
+        return _date_text(value)
 
     @model_validator(mode="after")
     def _known_and_consistent(self) -> EventCheck:
@@ -186,6 +198,11 @@ class Step(BaseModel):
     @classmethod
     def short_rejection(cls, value: Any) -> Any:
         return _rejection(value)
+
+    @field_validator("on", mode="before")
+    @classmethod
+    def date_text(cls, value: Any) -> Any:
+        return _date_text(value)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Step:

@@ -277,6 +277,14 @@ PROCESS = "process: {process_id: p-1}\n"
             "step 1: on: Input should be a valid date",
         ),
         (
+            "- command: c\n  on: 2021\n  actor: {party: mfa, role: head}\n",
+            "step 1: on: a business date is written YYYY-MM-DD",
+        ),
+        (
+            "- expect_events: [{type: Escalated, on: 20190211}]\n",
+            "step 1: expect_events[1].on: a business date is written YYYY-MM-DD",
+        ),
+        (
             "- expect_events: [{type: Escalated}, {type: Escalated, count: -1}]\n",
             "step 1: expect_events[2].count: Input should be greater than or equal to 0",
         ),
