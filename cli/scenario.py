@@ -37,6 +37,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import ErrorDetails
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.operations import (
@@ -594,8 +596,8 @@ async def run_scenario(
         mark = "ok " if opening.ok else "FAIL"
         _progress(f"  [{mark}] open_process -> {opened.code} {opening.message or ''}", quiet)
         return await _finish(session, path, process_id, workflow_id, run_suffix, opening, [])
-    if not await _recorded_opening(session, workflow_id):
-        opening.fail([f"ProcessOpened not recorded within {OPENING_WITHIN.total_seconds():g} s"])
+    if (unrecorded := await _recorded_opening(session, workflow_id)) is not None:
+        opening.fail([unrecorded])
         return await _finish(session, path, process_id, workflow_id, run_suffix, opening, [])
     _progress(f"opened {process_id} (workflow {workflow_id}, run suffix {run_suffix})", quiet)
 
@@ -619,17 +621,47 @@ async def run_scenario(
 OPENING_WITHIN = timedelta(seconds=60)
 
 
-async def _recorded_opening(session: Session, workflow_id: str) -> bool:
-    """Wait for ProcessOpened in the store. The run answers `status` and refuses commands
-    before it has recorded its opening (the `status` query shows the opening it is
-    recording), so without this wait step 1 could find the store still empty."""
+async def _recorded_opening(session: Session, workflow_id: str) -> str | None:
+    """Wait for ProcessOpened in the store; None once it is there, else why not.
+
+    The run answers `status` and refuses commands before it has recorded its opening (the
+    `status` query shows the opening it is recording), so without this wait step 1 could
+    find the store still empty. A run that ended without recording it is reported at once,
+    with its failure, rather than after the whole wait.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + OPENING_WITHIN.total_seconds()
+    polls = 0
     while not await session.store.stream_version(workflow_id):
+        polls += 1
+        if polls % 20 == 0 and (ended := await _ended_unopened(session, workflow_id)):
+            return ended
         if loop.time() >= deadline:
-            return False
+            return f"ProcessOpened not recorded within {OPENING_WITHIN.total_seconds():g} s"
         await asyncio.sleep(0.05)
-    return True
+    return None
+
+
+async def _ended_unopened(session: Session, workflow_id: str) -> str | None:
+    handle = session.client.get_workflow_handle(workflow_id)
+    try:
+        status = (await handle.describe()).status
+    except RPCError:
+        return None  # not visible yet: keep waiting
+    if status in (None, WorkflowExecutionStatus.RUNNING):
+        return None
+    if await session.store.stream_version(workflow_id):
+        return None  # recorded after all, just before it ended
+    cause: BaseException | None = None
+    try:
+        await handle.result()
+    except WorkflowFailureError as err:
+        cause = err.cause
+    except Exception as err:  # cancelled, terminated, timed out: the status says enough
+        cause = err
+    code = cause.type if isinstance(cause, ApplicationError) else None
+    why = f"{code}: {cause.message}" if isinstance(cause, ApplicationError) else status.name
+    return f"the workflow ended without recording ProcessOpened ({_first_line(str(why))})"
 
 
 async def _left_behind(session: Session, workflow_id: str) -> list[str]:
@@ -657,7 +689,7 @@ async def _finish(
 ) -> ScenarioRun:
     events = await session.store.read_stream(workflow_id)
     final_stage = None
-    if opening.outcome == "accepted":
+    if events:  # a run that never recorded its opening has no stage to show
         final_stage = str((await read_status(session, workflow_id)).get("stage"))
     decoded = [decode_event(e.event_type, e.schema_version, e.data) for e in events]
     config = fold(decoded).config if decoded else None

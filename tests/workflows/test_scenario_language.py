@@ -7,10 +7,14 @@ README "Scenario files" is the reference these tests hold the player to.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from cli.operations import CommandOutcome
 from cli.scenario import (
@@ -18,6 +22,7 @@ from cli.scenario import (
     Rejection,
     ScenarioError,
     Step,
+    _recorded_opening,
     data_matches,
     event_check_problem,
     failure_line,
@@ -341,6 +346,34 @@ def test_every_scenario_file_loads_and_the_new_keys_are_used() -> None:
     assert any(s.expect_events and any(c.scope == "all" for c in s.expect_events) for s in steps)
     assert any(s.expect_rejected and s.expect_rejected.field for s in steps)
     assert any(s.expect and "awaiting" in s.expect for s in steps)
+
+
+class _EndedRun:
+    """A run that failed before recording its opening (a refusal only the worker makes)."""
+
+    async def describe(self) -> Any:
+        return SimpleNamespace(status=WorkflowExecutionStatus.FAILED)
+
+    async def result(self) -> Any:
+        cause = ApplicationError("start: the actor token is missing", type="invalid_input")
+        raise WorkflowFailureError(cause=cause)
+
+
+async def test_a_run_that_ends_unopened_is_reported_at_once() -> None:
+    async def nothing(_: str) -> int:
+        return 0
+
+    fake = SimpleNamespace(
+        store=SimpleNamespace(stream_version=nothing),
+        client=SimpleNamespace(get_workflow_handle=lambda _: _EndedRun()),
+    )
+    started = time.monotonic()
+    reason = await _recorded_opening(fake, "coop-x")  # type: ignore[arg-type]
+    assert reason == (
+        "the workflow ended without recording ProcessOpened "
+        "(invalid_input: start: the actor token is missing)"
+    )
+    assert time.monotonic() - started < 10, "not the whole wait"
 
 
 # --- against the real services -----------------------------------------------------------------
