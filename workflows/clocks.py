@@ -38,8 +38,9 @@ from domain import Event, ProcessState, Stage
 from domain.stages import DORMANT_FROM
 
 DAY = 86400.0
-# Events that do not count as activity for the dormancy clock: they stop and start it.
-_NOT_ACTIVITY = frozenset({"ProcessSuspended", "ProcessResumed"})
+# Events that do not count as activity for the dormancy clock: suspension and resumption
+# stop and start it; a correction puts an old record right and is no progress.
+_NOT_ACTIVITY = frozenset({"ProcessSuspended", "ProcessResumed", "RecordCorrected"})
 
 
 class Clock(BaseModel):
