@@ -480,3 +480,32 @@ async def test_a_node_consumer_gets_every_event_once_in_order(
     out, _ = await asyncio.wait_for(refused.communicate(), 30)
     assert refused.returncode == 3
     assert out.decode().startswith("R 401 ") and '"position"' not in out.decode()
+
+
+async def test_a_feed_server_on_a_role_that_may_append_says_so(database_url: str) -> None:
+    """Without ACCORD_FEED_DATABASE_URL it falls back to DATABASE_URL, which here may append
+    (the session's superuser): it serves, but warns in one line at start."""
+    env = _server_env("", ACCORD_FEED_TOKEN=TOKEN, DATABASE_URL=database_url)
+    del env["ACCORD_FEED_DATABASE_URL"]
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli.main",
+        "feed-server",
+        "--port",
+        str(port),
+        cwd=project_root(),
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        warning = await asyncio.wait_for(process.stderr.readline(), 60)
+        started = await asyncio.wait_for(process.stderr.readline(), 60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 20)
+    assert b"may append events" in warning and b"accord_reader" in warning
+    assert started.startswith(b"feed server on http://127.0.0.1:")
+    assert process.returncode == 0
