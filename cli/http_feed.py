@@ -68,14 +68,16 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def auth_middleware(token: str) -> Any:
-    expected = f"Bearer {token}".encode()
+    expected = token.encode()
 
     @web.middleware
     async def check_token(request: web.Request, handler: Handler) -> web.StreamResponse:
         # First, before routing answers or parameters are looked at: a caller without the
         # token learns nothing (not even which paths or parameters exist) and reads nothing.
-        given = request.headers.get("Authorization", "").encode("utf-8", "replace")
-        if not hmac.compare_digest(given, expected):
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        presented = given.strip().encode("utf-8", "replace")
+        # The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented, expected):
             response = _error(401, "unauthorized", "a valid bearer token is required")
             response.headers["WWW-Authenticate"] = 'Bearer realm="accord-feed"'
             return response
@@ -185,7 +187,11 @@ async def serve(bind: str, port: int, token: str) -> int:
             file=sys.stderr,
         )
         return 2
-    runner = web.AppRunner(build_app(store, token), access_log=None)
+    # A client that hangs up cancels its long poll (freeing its place among MAX_WAITING);
+    # on SIGTERM, waiting long polls get at most 2 s before they are cut.
+    runner = web.AppRunner(
+        build_app(store, token), access_log=None, handler_cancellation=True, shutdown_timeout=2.0
+    )
     try:
         if await _may_append(store):
             print(

@@ -245,9 +245,15 @@ async def feed_server(reader_url: str) -> AsyncIterator[FeedServer]:
 
 
 async def _get(
-    server: FeedServer, query: str, token: str | None = TOKEN, path: str = "/events"
+    server: FeedServer,
+    query: str,
+    token: str | None = TOKEN,
+    path: str = "/events",
+    authorization: str | None = None,
 ) -> tuple[int, dict[str, str], str]:
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    if authorization is not None:
+        headers = {"Authorization": authorization}
     async with (
         aiohttp.ClientSession() as http,
         http.get(f"{server.url}{path}?{query}", headers=headers) as response,
@@ -309,8 +315,13 @@ async def test_the_token_is_checked_before_anything_else(
         assert headers["WWW-Authenticate"].startswith("Bearer")
         assert _one_line_json(body)["error"] == "unauthorized"
         assert "position" not in body
+    for authorization in [f"Basic {TOKEN}", TOKEN, "Bearer", "Bearer ", f"Bearer  x{TOKEN}"]:
+        status, _, body = await _get(feed_server, "after=0", authorization=authorization)
+        assert status == 401 and "position" not in body, authorization
     status, _, body = await _get(feed_server, "after=0", f"{TOKEN}", "/events")
     assert status == 200 and body.count("\n") >= 1
+    status, _, body = await _get(feed_server, "after=0", authorization=f"bearer {TOKEN}")
+    assert status == 200 and body.count("\n") >= 1  # the scheme is case-insensitive
 
 
 async def test_bad_parameters_get_a_one_line_error_naming_them(
@@ -509,3 +520,36 @@ async def test_a_feed_server_on_a_role_that_may_append_says_so(database_url: str
     assert b"may append events" in warning and b"accord_reader" in warning
     assert started.startswith(b"feed server on http://127.0.0.1:")
     assert process.returncode == 0
+
+
+async def test_sigterm_ends_the_server_promptly_even_with_a_long_poll_waiting(
+    reader_url: str, store: EventStore
+) -> None:
+    port = _free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli.main",
+        "feed-server",
+        "--port",
+        str(port),
+        cwd=project_root(),
+        env=_server_env(reader_url, ACCORD_FEED_TOKEN=TOKEN),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    try:
+        assert (await asyncio.wait_for(process.stderr.readline(), 60)).startswith(b"feed server")
+        server = FeedServer(f"http://127.0.0.1:{port}", TOKEN)
+        poll = asyncio.create_task(_get(server, f"after={await feed_head(store)}&wait=60"))
+        await asyncio.sleep(1.0)
+        assert not poll.done()
+        stopping = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+        assert time.monotonic() - stopping < 8
+        await asyncio.gather(poll, return_exceptions=True)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
