@@ -158,11 +158,68 @@ async def _wait_for_events(
             return batch
 
 
+# Seconds between keep-alive comments on a quiet stream, so that proxies keep it open.
+KEEP_ALIVE = 15.0
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: every event after `after` (or the `Last-Event-ID` header, which
+    an EventSource sends when it reconnects), then each new one as it is recorded, until the
+    client hangs up. Each message is `id: <position>`, `event: accord-event`, `data: <the
+    NDJSON line>`; the id is the checkpoint."""
+    query = request.query
+    if set(query) - {"after"} or len(query.getall("after", [])) > 1:
+        return _error(400, "invalid_parameter", "the stream takes one parameter: after")
+    resume = request.headers.get("Last-Event-ID")
+    source = "after" if resume is None else "Last-Event-ID"
+    after = _whole(query.get("after", "0") if resume is None else resume, source, 0, None)
+    if isinstance(after, web.Response):
+        return after
+    store = request.app[STORE_KEY]
+    waiting = request.app[WAITING_KEY]
+    if waiting.locked():
+        busy = _error(503, "busy", "too many clients waiting; retry shortly")
+        busy.headers["Retry-After"] = "1"
+        return busy
+    async with waiting:
+        try:
+            batch = await store.read_all(after, MAX_LIMIT)
+        except UnknownCheckpoint:
+            return _bad(source, "no event has this position; send the position of an event read")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            return _error(503, "unavailable", "the event store cannot be read now; retry shortly")
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+        )
+        await response.prepare(request)
+        quiet_since = asyncio.get_running_loop().time()
+        try:
+            while True:
+                if batch:
+                    await response.write(
+                        "".join(
+                            f"id: {e.position}\nevent: accord-event\ndata: {feed_line(e, True)}\n\n"
+                            for e in batch
+                        ).encode()
+                    )
+                    after = batch[-1].position
+                    quiet_since = asyncio.get_running_loop().time()
+                elif asyncio.get_running_loop().time() - quiet_since >= KEEP_ALIVE:
+                    await response.write(b": keep-alive\n\n")
+                    quiet_since = asyncio.get_running_loop().time()
+                await asyncio.sleep(0 if len(batch) == MAX_LIMIT else POLL_INTERVAL)
+                batch = await store.read_all(after, MAX_LIMIT)
+        except (ConnectionError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            pass  # the client hung up, or the store failed: end the stream; it resumes by id
+        return response
+
+
 def build_app(store: EventStore, token: str) -> web.Application:
     app = web.Application(middlewares=[auth_middleware(token)], client_max_size=4096)
     app[STORE_KEY] = store
     app[WAITING_KEY] = asyncio.Semaphore(MAX_WAITING)
     app.router.add_get("/events", events, allow_head=False)
+    app.router.add_get("/events/stream", stream, allow_head=False)
     return app
 
 

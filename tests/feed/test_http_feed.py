@@ -553,3 +553,63 @@ async def test_sigterm_ends_the_server_promptly_even_with_a_long_poll_waiting(
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def _sse_messages(
+    response: aiohttp.ClientResponse, count: int
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The next `count` messages of an event stream: (id, event, data)."""
+    messages: list[tuple[str, str, dict[str, Any]]] = []
+    fields: dict[str, str] = {}
+    while len(messages) < count:
+        raw = await asyncio.wait_for(response.content.readline(), 10)
+        assert raw, "the stream ended"
+        line = raw.decode().rstrip("\n")
+        if line == "":
+            if fields:
+                messages.append((fields["id"], fields["event"], json.loads(fields["data"])))
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value
+    return messages
+
+
+async def test_server_sent_events_stream_the_feed_and_resume_by_id(
+    feed_server: FeedServer, store: EventStore
+) -> None:
+    stream_id = f"sse-{uuid.uuid4().hex[:8]}"
+    start = await feed_head(store)
+    first = await store.append(stream_id, 0, [consent("mfa"), consent("sss")])
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{feed_server.url}/events/stream?after={start}") as refused:
+            assert refused.status == 401
+        async with http.get(
+            f"{feed_server.url}/events/stream?after={start}", headers=auth
+        ) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/event-stream")
+            got = await _sse_messages(response, 2)
+            assert [(i, e) for i, e, _ in got] == [
+                (str(p), "accord-event") for p in first.positions
+            ]
+            assert [d["version"] for _, _, d in got] == [1, 2]
+            later = await store.append(stream_id, 2, [consent("mfa", 2)])
+            [(ident, _, data)] = await _sse_messages(response, 1)
+            assert ident == str(later.positions[0]) and data["version"] == 3
+        # An EventSource reconnecting sends the last id it saw: the stream goes on after it.
+        resume = {**auth, "Last-Event-ID": str(first.positions[0])}
+        async with http.get(f"{feed_server.url}/events/stream", headers=resume) as response:
+            got = await _sse_messages(response, 2)
+            assert [d["version"] for _, _, d in got] == [2, 3]
+        for headers, query, parameter in [
+            (auth, "after=-1", "after"),
+            ({**auth, "Last-Event-ID": "x"}, "", "Last-Event-ID"),
+            ({**auth, "Last-Event-ID": "999999999999"}, "", "Last-Event-ID"),
+        ]:
+            async with http.get(
+                f"{feed_server.url}/events/stream?{query}", headers=headers
+            ) as response:
+                assert response.status == 400
+                assert _one_line_json(await response.text())["parameter"] == parameter
