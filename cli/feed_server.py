@@ -7,6 +7,7 @@ answers NDJSON, one event a line, exactly the lines of `accord events --json`
 (contracts/feed_event.json), in feed order after the checkpoint `after`. With `wait`, an
 empty answer is held until events after `after` exist (a long poll) or `wait` seconds pass.
 The header `Accord-Last-Position` is the checkpoint to send as the next `after`.
+`GET /events/stream?after=<position>` streams the same lines as Server-Sent Events.
 
 The token (`ACCORD_FEED_TOKEN`, or the first line of `ACCORD_FEED_TOKEN_FILE`) is checked
 before anything else: a request without it is answered 401 and reads nothing. The server
@@ -35,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     s = sub.add_parser(
         "feed-server",
         help="serve the event feed over HTTP (NDJSON, long poll, bearer token)",
-        description="Serve GET /events?after=POSITION&limit=N&wait=SECONDS as NDJSON. "
+        description="Serve GET /events?after=POSITION&limit=N&wait=SECONDS as NDJSON "
+        "and GET /events/stream?after=POSITION as Server-Sent Events. "
         "Token from ACCORD_FEED_TOKEN or ACCORD_FEED_TOKEN_FILE (at least 16 characters); "
         "database from ACCORD_FEED_DATABASE_URL (a member of accord_reader), else "
         "DATABASE_URL, else the embedded default as accord_feed. "
