@@ -398,7 +398,35 @@ def parser() -> argparse.ArgumentParser:
     events_cli.add_parser(sub)
     schema_cli.add_parser(sub)
     commands_cli.add_parser(sub)
+    for name, example in EXAMPLES.items():
+        sub.choices[name].epilog = f"example:\n  {example}"
+        sub.choices[name].formatter_class = argparse.RawDescriptionHelpFormatter
     return p
+
+
+# One example per subcommand, shown by `accord <command> --help`.
+EXAMPLES = {
+    "worker": "TEMPORAL_ADDRESS=temporal:7233 accord worker",
+    "start": "accord start scenarios/azerbaijan-icmp.yaml --json",
+    "send": "accord send az-icmp grant_consent --actor mfa:head --on 2023-04-10 "
+    "--set tor_version=1",
+    "status": "accord status az-icmp",
+    "list": "accord list --stage mission_planning --pending mfa",
+    "timeline": "accord timeline az-icmp",
+    "verify": "accord verify --heads -o heads.json; accord verify --expect-heads heads.json",
+    "scenario": "accord scenario run scenarios/azerbaijan-icmp.yaml --keep-server",
+    "db": "accord db migrate",
+    "projections": "accord projections rebuild",
+    "dev-server": "accord dev-server stop",
+    "codec-server": "accord codec-server --port 8888 --origin http://127.0.0.1:8233",
+    "cluster": "accord cluster up; accord cluster status --json",
+    "feed-server": "ACCORD_FEED_TOKEN_FILE=feed.token accord feed-server --port 8720",
+    "actor-token": "accord actor-token --actor mfa:head --process az-icmp --ttl PT10M",
+    "report": "accord report az-icmp -o az-icmp.html",
+    "events": "accord events --after 0 --follow --json",
+    "schema": "accord schema check contracts",
+    "commands": "accord commands grant_consent",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

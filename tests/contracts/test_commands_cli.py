@@ -30,3 +30,12 @@ def test_every_command_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
 def test_an_unknown_command_is_not_found(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["commands", "nope"]) == 2
     assert "no command 'nope'" in capsys.readouterr().err
+
+
+def test_every_subcommand_has_an_example_in_its_help() -> None:
+    from cli.main import EXAMPLES, parser
+
+    sub = next(a for a in parser()._actions if a.dest == "cmd")
+    assert set(EXAMPLES) == set(sub.choices)  # type: ignore[arg-type]
+    for name, command in sub.choices.items():  # type: ignore[union-attr]
+        assert f"example:\n  {EXAMPLES[name]}" in command.format_help(), name
