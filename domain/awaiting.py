@@ -42,10 +42,7 @@ class Awaiting(BaseModel):
 def conclusions_due(state: ProcessState) -> bool:
     """The channel may submit the consolidated conclusions: every review submitted, or each
     missing one overdue and escalated (the guard of `submit_conclusions`)."""
-    return all(
-        r.status == "submitted" or (r.status == "overdue" and r.escalated)
-        for r in state.report.reviews.values()
-    )
+    return not state.report.awaited_reviews()
 
 
 def awaiting(state: ProcessState) -> tuple[Awaiting, ...]:

@@ -523,12 +523,7 @@ def _submit_conclusions(
     s: ProcessState, c: ProcessConfig, x: cmd.SubmitConclusions, on: date
 ) -> list[ev.Event]:
     _latest(s, x.name, x.report_version)
-    reviews = s.report.reviews
-    waiting = [
-        k
-        for k, r in reviews.items()
-        if r.status != "submitted" and not (r.status == "overdue" and r.escalated)
-    ]
+    waiting = s.report.awaited_reviews()
     _guard(
         not waiting,
         x.name,

@@ -125,6 +125,16 @@ class Report:
     def reviews_with(self, *statuses: ReviewStatus) -> tuple[str, ...]:
         return tuple(k for k, r in self.reviews.items() if r.status in statuses)
 
+    def awaited_reviews(self) -> tuple[str, ...]:
+        """Reviews neither submitted nor given up (overdue and escalated): while any is
+        left the consolidated conclusions are not due. The one home of that rule, for
+        `decide` (submit_conclusions' guard) and the read model (`domain.awaiting`)."""
+        return tuple(
+            k
+            for k, r in self.reviews.items()
+            if r.status != "submitted" and not (r.status == "overdue" and r.escalated)
+        )
+
 
 @dataclass(frozen=True)
 class KeyDates:
