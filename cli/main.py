@@ -48,6 +48,15 @@ class UsageError(Exception):
     """A user's mistake in how `accord` was called: one line, exit 2, never a traceback."""
 
 
+def _print_list(rows: list[dict[str, Any]], args: argparse.Namespace, human: str) -> None:
+    output = args.output or ("json" if args.json else "text")
+    if output == "jsonl":
+        for row in rows:
+            print(json.dumps(row, default=str, ensure_ascii=False))
+    else:
+        _print(rows, output == "json", human)
+
+
 def _print(payload: Any, as_json: bool, human: str | None = None) -> None:
     if as_json:
         print(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
@@ -200,7 +209,7 @@ async def _cmd_list(args: argparse.Namespace) -> int:
             for r in rows
         ]
     )
-    _print(rows, args.json, human if rows else "no processes match")
+    _print_list(rows, args, human if rows else "no processes match")
     return 0
 
 
@@ -214,7 +223,7 @@ async def _cmd_timeline(args: argparse.Namespace) -> int:
             raise ProcessNotFound(f"no process with workflow id {workflow_id}")
     # One line per event, whatever the recorded text holds (domain.text.visible).
     human = "\n".join(visible(f"{e['occurred_on']}  {e['summary']}") for e in entries)
-    _print(entries, args.json, human or "no events")
+    _print_list(entries, args, human or "no events")
     return 0
 
 
@@ -330,6 +339,16 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="machine-readable output")
         return sp
 
+    def with_output(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        """Lists: a table for people, one JSON array, or one JSON object per line."""
+        with_json(sp)
+        sp.add_argument(
+            "--output",
+            choices=["text", "json", "jsonl"],
+            help="text (default), json (like --json) or jsonl (one object per line)",
+        )
+        return sp
+
     sub.add_parser("worker", help="run the worker (configured by environment)")
 
     s = with_json(sub.add_parser("start", help="open a process from a YAML/JSON file"))
@@ -353,7 +372,7 @@ def parser() -> argparse.ArgumentParser:
     s = with_json(sub.add_parser("status", help="the process view"))
     s.add_argument("id")
 
-    s = with_json(sub.add_parser("list", help="find processes"))
+    s = with_output(sub.add_parser("list", help="find processes"))
     s.add_argument(
         "--stage",
         choices=[str(stage) for stage in Stage],
@@ -363,7 +382,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--partner")
     s.add_argument("--pending", metavar="AGENCY", help="processes waiting on this agency")
 
-    s = with_json(sub.add_parser("timeline", help="the process's events as read by a person"))
+    s = with_output(sub.add_parser("timeline", help="the process's events as read by a person"))
     s.add_argument("id")
 
     s = with_json(sub.add_parser("verify", help="check every hash chain; export or compare heads"))
@@ -485,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _fail(code: str, message: str, args: argparse.Namespace) -> int:
     """One line on stderr, or one JSON object on stdout under `--json`; exit 2."""
-    if getattr(args, "json", False):
+    if getattr(args, "json", False) or getattr(args, "output", None) in ("json", "jsonl"):
         print(json.dumps({"ok": False, "code": code, "message": message}, ensure_ascii=False))
     else:
         print(f"accord: {message}", file=sys.stderr)

@@ -267,7 +267,14 @@ async def _closed_process_outcome(
             "terminal",
             f"process {workflow_id} is {stage.get('stage')} (terminal): it accepts no command",
         )
-    return CommandOutcome(False, "unavailable", str(err))
+    # The command may or may not have been recorded: say so, and how to find out safely.
+    return CommandOutcome(
+        False,
+        "outcome_unknown",
+        f"the server did not confirm the command ({err.status.name if err.status else 'error'}"
+        "); it may have been recorded: check `accord timeline` or `accord status`, or send it"
+        " again with the same --update-id (recorded at most once)",
+    )
 
 
 class ProcessNotFound(Exception):

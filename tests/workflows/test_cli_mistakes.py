@@ -69,3 +69,23 @@ async def test_start_twice_is_refused_cleanly(env: dict[str, str], tmp_path: Pat
 async def test_version(env: dict[str, str]) -> None:
     code, out, _ = await accord("--version", env=env)
     assert code == 0 and out.startswith("accord ")
+
+
+async def test_lists_print_as_a_table_json_or_json_lines(
+    env: dict[str, str], session: Session
+) -> None:
+    from tests.workflows.builders import Driver
+
+    p = Driver(session, f"cli-jsonl-{uuid.uuid4().hex[:6]}")
+    await p.open()
+    await p.to_negotiating()
+    code, out, _ = await accord("timeline", p.process_id, "--output", "jsonl", env=env)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["version"] for r in rows] == list(range(1, len(rows) + 1))
+    code, out, _ = await accord("timeline", p.process_id, "--output", "json", env=env)
+    assert json.loads(out) == rows
+    code, out, _ = await accord("timeline", p.process_id, env=env)
+    assert len(out.splitlines()) == len(rows) and not out.startswith("[")
+    code, out, _ = await accord("timeline", "no-such-process", "--output", "jsonl", env=env)
+    assert code == 2 and json.loads(out)["code"] == "not_found"
