@@ -78,3 +78,20 @@ compose-cli:
 	  (cd "$$src" && go build -trimpath -o "$$HOME/.docker/cli-plugins/docker-compose" \
 	    -ldflags "-X github.com/docker/compose/v2/internal.Version=$(COMPOSE_VERSION)" ./cmd); \
 	  rm -rf "$$src"; fi
+
+.PHONY: cluster cluster-down cluster-status cluster-test
+
+# Temporal's real server on PostgreSQL as a cluster of separate processes (cli/cluster.py,
+# README "Cluster"): builds its three binaries into .tools/cluster once.
+cluster: setup
+	$(VENV)/bin/accord cluster up
+
+cluster-down: $(VENV)/.synced
+	$(VENV)/bin/accord cluster down
+
+cluster-status: $(VENV)/.synced
+	$(VENV)/bin/accord cluster status
+
+# The cluster-marked tests (opt-in: see tests/cluster/conftest.py).
+cluster-test: setup
+	ACCORD_CLUSTER_TESTS=1 $(VENV)/bin/pytest -q -m cluster tests/cluster

@@ -129,6 +129,8 @@ def free_port() -> int:
 def _bindable(port: int) -> bool:
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
         with socket.socket(socket.AF_INET, kind) as s:
+            # As the Go servers bind: a port in TIME_WAIT after `down` is still usable.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
@@ -194,6 +196,14 @@ def default_root() -> Path:
 
 
 # -- processes -------------------------------------------------------------------------------
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:
@@ -540,6 +550,26 @@ class NativeCluster:
         self.state.save()
         return proc.pid
 
+    def wait_listening(self, name: str, timeout: float) -> None:
+        """Until process `name` listens on its membership port (every service has one; the
+        internal worker service has no gRPC server); started once more if it exited."""
+        port = self.state.ports[name].membership
+        deadline = time.monotonic() + timeout
+        restarted = False
+        while not _listening(port):
+            if not _alive(self.state.pids[name]):
+                if restarted:
+                    raise ClusterError(f"{name} exited at start; see {self.log_path(name)}")
+                restarted = True
+                self._reap(name, 1.0)
+                self.spawn(name)
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{name} did not listen on {port}; see {self.log_path(name)}")
+            time.sleep(0.2)
+
+    def log_path(self, name: str) -> Path:
+        return self.root / "logs" / f"{name}.log"
+
     def kill(self, name: str) -> None:
         """SIGKILL process `name` (the fault tests)."""
         pid = self.state.pids[name]
@@ -620,7 +650,7 @@ class NativeCluster:
             "--output",
             "json",
         )
-        existing = {a.get("name") for a in json.loads(listed or "[]")}
+        existing = _attribute_names(json.loads(listed or "{}"))
         for pair in search_attributes():
             name, _, kind = pair.partition("=")
             if name in existing:
@@ -661,8 +691,15 @@ class NativeCluster:
         self.write_configs()
         t = time.monotonic()
         _say(self.log, "starting the Temporal services")
-        for name in TEMPORAL_SERVICES:
+        first, *others = TEMPORAL_SERVICES
+        # One process first: each writes the cluster metadata at start, and processes
+        # starting together conflict on its version (one of them exits).
+        self.spawn(first)
+        self.wait_listening(first, timeout)
+        for name in others:
             self.spawn(name)
+        for name in TEMPORAL_SERVICES:
+            self.wait_listening(name, timeout)
         self._retry("cluster health", timeout, "operator", "cluster", "health")
         report["temporal_start_seconds"] = round(time.monotonic() - t, 1)
         t = time.monotonic()
@@ -723,6 +760,17 @@ class NativeCluster:
         if self.root.exists():
             self.state.save()
         return stopped
+
+
+def _attribute_names(listed: Any) -> set[str]:
+    """Names in `temporal operator search-attribute list -o json`: a mapping of
+    {"customAttributes": {name: type}, "systemAttributes": ...}, or a list of rows."""
+    if isinstance(listed, dict):
+        names: set[str] = set()
+        for value in listed.values():
+            names |= set(value) if isinstance(value, dict) else set()
+        return names
+    return {str(row.get("name")) for row in listed if isinstance(row, dict)}
 
 
 def search_attributes() -> list[str]:
