@@ -21,8 +21,7 @@ from cli.session import Session
 from store import EventStore
 from tests.actor_keys import token_for
 from tests.attacks import raw
-from tests.workflows.builders import NB_CHAIR, NB_SECRETARY, Driver, process_block
-from workflows.contracts import ProcessStart
+from tests.workflows.builders import NB_SECRETARY, Driver
 from workflows.process import command_digest
 
 pytestmark = pytest.mark.attacks
@@ -122,15 +121,9 @@ async def test_across_continue_as_new_an_update_id_keeps_its_meaning(
 ) -> None:
     process_id = f"uid-can-{uuid.uuid4().hex[:6]}"
     workflow_id = f"coop-{process_id}"
-    opening = {"actor": NB_CHAIR, "occurred_on": "2018-05-17", "process": process_block(process_id)}
-    handle = await session.client.start_workflow(
-        "CooperationProcess",
-        ProcessStart(open_process=opening, continue_as_new_after=60),
-        id=workflow_id,
-        task_queue=session.task_queue,
-    )
-    first_run = (await handle.describe()).run_id
     p = Driver(session, process_id)
+    first_run = await p.open_with_short_runs(60)
+    handle = session.client.get_workflow_handle(workflow_id)
     await p.to_negotiating()
     token = token_for(NB_SECRETARY, process_id)
     update_id = f"uid-{uuid.uuid4().hex}"

@@ -29,6 +29,7 @@ from tests.workflows.builders import (
     MFA_HEAD,
     NB_CHAIR,
     Driver,
+    opening,
     process_block,
 )
 
@@ -120,11 +121,7 @@ async def test_a_start_with_a_history_is_refused(
     process_id = pid("history")
     workflow_id = f"coop-{process_id}"
     forged = {
-        "open_process": {
-            "actor": NB_CHAIR,
-            "occurred_on": "2018-05-17",
-            "process": process_block(process_id),
-        },
+        "open_process": opening(process_id),
         "history": [
             {"event_type": "ProcessOpened", "schema_version": 1, "data": {}},
         ],
@@ -189,15 +186,9 @@ async def test_starting_an_existing_process_again_is_refused(
     assert (outcome.accepted, outcome.code) == (False, "already_exists")
 
     # Raw, with a valid opening: the run fails `already_exists` and tells the truth.
-    opening = {
-        "open_process": {
-            "actor": NB_CHAIR,
-            "occurred_on": "2019-01-01",
-            "process": process_block(p.process_id),
-        }
-    }
+    start = {"open_process": opening(p.process_id, on="2019-01-01")}
     await raw.start_with_header(
-        temporal_env, p.workflow_id, session.task_queue, opening, token_for(NB_CHAIR, p.process_id)
+        temporal_env, p.workflow_id, session.task_queue, start, token_for(NB_CHAIR, p.process_id)
     )
     cause = await failure_of(session.client, p.workflow_id)
     assert cause.type == "already_exists"
@@ -227,8 +218,7 @@ async def test_a_refused_opening_starts_nothing(
     assert code != 0, "the CLI path started a workflow"
 
     # Raw: the run fails at once with the domain's code; no task retries for ever.
-    opening = {"actor": opener, "occurred_on": "2018-05-17", "process": process_block(process_id)}
-    payload = {"open_process": opening}
+    payload = {"open_process": opening(process_id, actor=opener)}
     await raw.start_with_header(
         temporal_env, workflow_id, session.task_queue, payload, token_for(opener, process_id)
     )
@@ -244,16 +234,10 @@ async def test_a_start_under_another_process_id_is_refused(
 ) -> None:
     process_id = pid("alias")
     workflow_id = f"coop-{pid('other')}"
-    opening = {
-        "open_process": {
-            "actor": NB_CHAIR,
-            "occurred_on": "2018-05-17",
-            "process": process_block(process_id),
-        }
-    }
+    start = {"open_process": opening(process_id)}
     # The token is for the workflow's process id, so the binding lets it through.
     await raw.start_with_header(
-        temporal_env, workflow_id, session.task_queue, opening, token_for(NB_CHAIR, workflow_id)
+        temporal_env, workflow_id, session.task_queue, start, token_for(NB_CHAIR, workflow_id)
     )
     cause = await failure_of(session.client, workflow_id)
     assert cause.type == "invalid_input"

@@ -7,6 +7,7 @@ from typing import Any
 
 from cli.operations import CommandOutcome, send_command, start_process
 from cli.session import Session
+from workflows.contracts import ProcessStart
 from workflows.process import workflow_id_for
 
 NB_CHAIR = {"party": "national_body", "role": "chair"}
@@ -55,6 +56,13 @@ def process_block(process_id: str, **durations: str) -> dict[str, Any]:
     }
 
 
+def opening(
+    process_id: str, on: str = "2018-05-17", actor: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `open_process` command of a process like the story's, as a starter sends it."""
+    return {"actor": actor or NB_CHAIR, "occurred_on": on, "process": process_block(process_id)}
+
+
 class Driver:
     """Opens one process and sends it commands, failing loudly on unexpected rejections."""
 
@@ -68,6 +76,19 @@ class Driver:
             self.session, process_block(self.process_id, **durations), default_on=date(2018, 5, 17)
         )
         assert outcome.accepted, outcome
+
+    async def open_with_short_runs(self, continue_as_new_after: int) -> str:
+        """Open with a low continue-as-new threshold; the first run's id."""
+        handle = await self.session.client.start_workflow(
+            "CooperationProcess",
+            ProcessStart(
+                open_process=opening(self.process_id),
+                continue_as_new_after=continue_as_new_after,
+            ),
+            id=self.workflow_id,
+            task_queue=self.session.task_queue,
+        )
+        return (await handle.describe()).run_id
 
     async def send(
         self, name: str, on: str, actor: dict[str, Any], **fields: Any

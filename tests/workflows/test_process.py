@@ -27,7 +27,7 @@ from tests.workflows.builders import (
 )
 from workers.main import build_worker
 from workflows import search
-from workflows.contracts import ProcessOutcome, ProcessStart
+from workflows.contracts import ProcessOutcome
 
 
 def pid(prefix: str) -> str:
@@ -238,23 +238,11 @@ async def test_worker_restarted_mid_process(
 
 
 async def test_continue_as_new_carries_state(session: Session, store: EventStore) -> None:
-    from tests.workflows.builders import process_block
 
     process_id = pid("can")
     workflow_id = f"coop-{process_id}"
-    open_cmd = {
-        "actor": NB_CHAIR,
-        "occurred_on": "2018-05-17",
-        "process": process_block(process_id),
-    }
-    handle = await session.client.start_workflow(
-        "CooperationProcess",
-        ProcessStart(open_process=open_cmd, continue_as_new_after=60),
-        id=workflow_id,
-        task_queue=session.task_queue,
-    )
-    first_run = (await handle.describe()).run_id
     p = Driver(session, process_id)
+    first_run = await p.open_with_short_runs(60)
     await p.to_negotiating()
     for day in range(1, 16):
         await p.ok(
