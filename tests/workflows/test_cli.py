@@ -43,6 +43,20 @@ def cluster_env(
     return env
 
 
+def embedded_env(database_url: str, data_dir: Path) -> tuple[dict[str, str], int]:
+    """No TEMPORAL_ADDRESS: the CLI's own dev server, on free ports, its data in `data_dir`."""
+    env = dict(os.environ)
+    env.pop("TEMPORAL_ADDRESS", None)
+    port = free_port()
+    env.update(
+        DATABASE_URL=database_url,
+        ACCORD_DATA_DIR=str(data_dir),
+        ACCORD_TEMPORAL_PORT=str(port),
+        ACCORD_TEMPORAL_UI_PORT=str(free_port()),
+    )
+    return env, port
+
+
 async def accord(*args: str, env: dict[str, str], within: float = 120) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         *ACCORD,
@@ -171,15 +185,7 @@ async def test_scenario_run_embedded_starts_and_stops_its_own_services(
     database_url: str, tmp_path: Path
 ) -> None:
     """No TEMPORAL_ADDRESS: the CLI starts a dev server and a worker, and stops them."""
-    env = dict(os.environ)
-    env.pop("TEMPORAL_ADDRESS", None)
-    port, ui_port = free_port(), free_port()
-    env.update(
-        DATABASE_URL=database_url,
-        ACCORD_DATA_DIR=str(tmp_path),
-        ACCORD_TEMPORAL_PORT=str(port),
-        ACCORD_TEMPORAL_UI_PORT=str(ui_port),
-    )
+    env, port = embedded_env(database_url, tmp_path)
     scenario = ROOT / "scenarios" / "suspension-resumed.yaml"
     code, out, err = await accord("scenario", "run", str(scenario), "--json", env=env, within=240)
     assert code == 0, err[-2000:]
@@ -245,15 +251,7 @@ async def test_malformed_scenario_exits_2_in_one_line_before_anything_starts(
     database_url: str, tmp_path: Path
 ) -> None:
     """No service is needed to refuse a malformed file: the dev server is never started."""
-    env = dict(os.environ)
-    env.pop("TEMPORAL_ADDRESS", None)
-    port = free_port()
-    env.update(
-        DATABASE_URL=database_url,
-        ACCORD_DATA_DIR=str(tmp_path),
-        ACCORD_TEMPORAL_PORT=str(port),
-        ACCORD_TEMPORAL_UI_PORT=str(free_port()),
-    )
+    env, port = embedded_env(database_url, tmp_path)
     good = ROOT / "scenarios" / "suspension-resumed.yaml"
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -268,6 +266,8 @@ async def test_malformed_scenario_exits_2_in_one_line_before_anything_starts(
         f"accord: {bad}: step 2: on: a command step needs its business date"
     ], err
     assert not (tmp_path / "temporal.db").exists(), "nothing was started"
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "no dev server listens"
 
     bad.write_text("process: {process_id: p}\nsteps:\n  - command: log_contact\n    on: [\n")
     code, out, err = await accord("scenario", "run", str(bad), env=env)

@@ -12,19 +12,11 @@ from pathlib import Path
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
-from tests.workflows.test_cli import ROOT, accord, free_port
+from tests.workflows.test_cli import ROOT, accord, embedded_env
 
 
 async def test_keep_server_leaves_a_worker_that_answers(database_url: str, tmp_path: Path) -> None:
-    env = dict(os.environ)
-    env.pop("TEMPORAL_ADDRESS", None)
-    port, ui_port = free_port(), free_port()
-    env.update(
-        DATABASE_URL=database_url,
-        ACCORD_DATA_DIR=str(tmp_path),
-        ACCORD_TEMPORAL_PORT=str(port),
-        ACCORD_TEMPORAL_UI_PORT=str(ui_port),
-    )
+    env, port = embedded_env(database_url, tmp_path)
     scenario = ROOT / "scenarios" / "suspension-resumed.yaml"
     try:
         code, out, err = await accord(
