@@ -195,6 +195,14 @@ class BackgroundWorker:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir / "worker.log").open("ab")
         env = {**os.environ, "TEMPORAL_ADDRESS": self.address}
+        if not (env.get("ACCORD_ACTOR_KEYS") or env.get("ACCORD_ACTOR_KEYS_FILE")):
+            # With TEMPORAL_ADDRESS set a worker never creates a key ring of its own: give
+            # it this machine's ring, the one the CLI mints with (created on first use).
+            from security.actor_token import actor_keys_for_host
+            from security.keys import local_actor_keys_path
+
+            actor_keys_for_host()
+            env["ACCORD_ACTOR_KEYS_FILE"] = str(local_actor_keys_path())
         proc = subprocess.Popen(
             [str(project_root() / ".venv" / "bin" / "accord"), "worker"],
             stdout=log,

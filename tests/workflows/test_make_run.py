@@ -17,6 +17,9 @@ from tests.workflows.test_cli import ROOT, accord, embedded_env
 
 async def test_keep_server_leaves_a_worker_that_answers(database_url: str, tmp_path: Path) -> None:
     env, port = embedded_env(database_url, tmp_path)
+    # As on a fresh machine: no keys configured, the local ring (created under the data
+    # directory on first use) is the only one, for the CLI and for the worker it leaves.
+    env.pop("ACCORD_ACTOR_KEYS", None)
     scenario = ROOT / "scenarios" / "suspension-resumed.yaml"
     try:
         code, out, err = await accord(
