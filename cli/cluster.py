@@ -453,7 +453,12 @@ class NativeCluster:
 
     @property
     def codec_enabled(self) -> bool:
-        return codec_keys_from_env(self.environ) is not None
+        """The codec server runs (and the UI decodes through it) when payload keys and the
+        codec server's token are configured, as `accord codec-server` requires."""
+        token = self.environ.get("ACCORD_CODEC_SERVER_TOKEN") or self.environ.get(
+            "ACCORD_CODEC_SERVER_TOKEN_FILE"
+        )
+        return bool(token) and codec_keys_from_env(self.environ) is not None
 
     def write_configs(self) -> None:
         for name in TEMPORAL_SERVICES:

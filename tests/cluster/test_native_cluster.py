@@ -28,9 +28,9 @@ pytestmark = pytest.mark.cluster
 
 ROOT = project_root()
 ACCORD = str(ROOT / ".venv" / "bin" / "accord")
-# As many processes as the dev-server fault test (tests/faults).
-PROCESSES = 30
-KILL_AT = 0.3  # share of all steps done when history-1 is killed
+# Half the dev-server fault test's 30 (tests/faults): four kills, CI's time budget.
+PROCESSES = 15
+KILL_AT = 0.3  # share of all steps done when the victim is killed
 DOWN_FOR = 3.0  # seconds before it is restarted
 DRIVE_BUDGET = 360.0
 
@@ -82,10 +82,16 @@ async def test_story_reaches_presented_on_the_cluster(native_cluster: ClusterUnd
     assert all(s["ok"] for s in run["steps"])
 
 
+# Each process killed in turn, in the middle of its own burst (the Accord worker: the
+# other one keeps polling the task queue).
+VICTIMS = ("history-1", "matching", "frontend", "accord-worker-1")
+
+
 @pytest.mark.timeout(900)
-async def test_history_process_killed_mid_burst(native_cluster: ClusterUnderTest) -> None:
-    """kill -9 of one history process while PROCESSES processes play the story at once;
-    restarted after DOWN_FOR s: nothing lost or recorded twice, every chain intact."""
+@pytest.mark.parametrize("victim", VICTIMS)
+async def test_process_killed_mid_burst(native_cluster: ClusterUnderTest, victim: str) -> None:
+    """kill -9 of `victim` while PROCESSES processes play the story at once; restarted
+    after DOWN_FOR s: nothing lost or recorded twice, every chain intact."""
     story = plan_story()
     total = PROCESSES * len(story.steps)
     client = await Client.connect(
@@ -98,7 +104,7 @@ async def test_history_process_killed_mid_burst(native_cluster: ClusterUnderTest
         tally = Tally()
         run_id = f"{int(time.time()) % 100000:05d}"
         drivers = [
-            StoryClient(client, store, "accord", f"hist-kill-{run_id}-{i:02d}", tally)
+            StoryClient(client, store, "accord", f"kill-{victim}-{run_id}-{i:02d}", tally)
             for i in range(PROCESSES)
         ]
         timeline: list[str] = []
@@ -107,13 +113,13 @@ async def test_history_process_killed_mid_burst(native_cluster: ClusterUnderTest
 
         async def fault() -> None:
             await tally.reached(int(total * KILL_AT))
-            victim = cluster.state.pids["history-1"]
+            pid = cluster.state.pids[victim]
             at_kill.append(tally.steps_done)
-            timeline.append(f"{time.monotonic() - started:.1f}s kill -9 history-1 ({victim})")
-            await asyncio.to_thread(cluster.kill, "history-1")
+            timeline.append(f"{time.monotonic() - started:.1f}s kill -9 {victim} ({pid})")
+            await asyncio.to_thread(cluster.kill, victim)
             await asyncio.sleep(DOWN_FOR)
-            await asyncio.to_thread(cluster.spawn, "history-1")
-            timeline.append(f"{time.monotonic() - started:.1f}s history-1 restarted")
+            await asyncio.to_thread(cluster.spawn, victim)
+            timeline.append(f"{time.monotonic() - started:.1f}s {victim} restarted")
 
         injector = asyncio.create_task(fault())
         runs = [asyncio.create_task(d.run(story)) for d in drivers]
@@ -142,7 +148,7 @@ async def test_history_process_killed_mid_burst(native_cluster: ClusterUnderTest
             presented += view["stage"] == "presented" and view["version"] == len(events)
         report = await store.verify()
         print(
-            f"cluster fault: processes={PROCESSES} steps={total} lost={lost}"
+            f"cluster fault: {victim} processes={PROCESSES} steps={total} lost={lost}"
             f" duplicated={duplicated} gaps={gaps} presented={presented}"
             f" chains={report.streams_checked} breaks={len(report.breaks)}"
         )
@@ -158,4 +164,4 @@ async def test_history_process_killed_mid_burst(native_cluster: ClusterUnderTest
             break
         await asyncio.sleep(2)
     assert state["healthy"] is True, state
-    assert os.path.exists(f"/proc/{cluster.state.pids['history-1']}")
+    assert os.path.exists(f"/proc/{cluster.state.pids[victim]}")
