@@ -78,9 +78,15 @@ def binary(name: str) -> Path:
     return project_root() / BINARIES[name][0]
 
 
-def build(log: Any = None) -> dict[str, float]:
-    """`go install` each binary that is missing; seconds per binary built (none: {})."""
+class BuildTooSlow(ClusterError):
+    """The build did not finish within its budget (what it compiled stays in Go's cache)."""
+
+
+def build(log: Any = None, budget: float | None = None) -> dict[str, float]:
+    """`go install` each binary that is missing; seconds per binary built (none: {}).
+    With a `budget` (seconds for all), a longer build is stopped: BuildTooSlow."""
     built: dict[str, float] = {}
+    deadline = None if budget is None else time.monotonic() + budget
     for name, (path, package) in BINARIES.items():
         target = project_root() / path
         if target.exists():
@@ -88,14 +94,27 @@ def build(log: Any = None) -> dict[str, float]:
         target.parent.mkdir(parents=True, exist_ok=True)
         _say(log, f"building {package} (once; minutes on a cold Go build cache)")
         started = time.monotonic()
-        done = subprocess.run(
+        proc = subprocess.Popen(
             ["go", "install", package],
             env={**os.environ, "GOBIN": str(target.parent)},
-            capture_output=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its compilers with it, if the budget runs out
         )
-        if done.returncode != 0:
-            raise ClusterError(f"go install {package} failed:\n{done.stderr[-2000:]}")
+        try:
+            _, stderr = proc.communicate(
+                timeout=None if deadline is None else max(1.0, deadline - time.monotonic())
+            )
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise BuildTooSlow(
+                f"building {package} took more than {budget:.0f} s; run `make cluster` once"
+            ) from None
+        if proc.returncode != 0:
+            raise ClusterError(f"go install {package} failed:\n{stderr[-2000:]}")
         built[name] = round(time.monotonic() - started, 1)
     return built
 
@@ -815,6 +834,9 @@ def run(args: argparse.Namespace) -> int:
         if args.cluster_cmd == "status":
             cluster = NativeCluster(default_root(), "", "", log=log)
             status = cluster.status()
+            if not cluster.state.ports:
+                _print(as_json, status, "no cluster here: start it with `accord cluster up`")
+                return 1
             lines = [f"cluster: {'healthy' if status['healthy'] else 'NOT healthy'}"]
             lines.append(f"frontend {status['frontend']}: {status['cluster_health']}")
             for name, p in status["processes"].items():
