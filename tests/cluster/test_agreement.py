@@ -99,3 +99,33 @@ def test_native_config_is_a_cluster_on_loopback(tmp_path: Path) -> None:
     assert len(grpc) == len(configs), "every process its own port"
     assert c.ui_config()["temporalGrpcAddress"] == c.state.address
     assert c.ui_config()["host"] == "127.0.0.1"
+
+
+def test_codec_server_joins_when_keys_and_token_are_set(tmp_path: Path) -> None:
+    """As compose's temporal-ui: the UI decodes through the codec server, with the
+    browser's credentials; without a token `accord codec-server` cannot start, so the
+    cluster leaves it out rather than start a process that exits."""
+    keys = "k1:" + "A" * 43 + "="
+    url = "postgresql://temporal:pw@127.0.0.1:5544/postgres"
+    for environ, expected in (
+        ({"ACCORD_CODEC_KEYS": keys, "ACCORD_CODEC_SERVER_TOKEN": "t" * 32}, True),
+        ({"ACCORD_CODEC_KEYS": keys}, False),
+        ({}, False),
+    ):
+        c = cluster.NativeCluster(tmp_path, url, url, environ=environ)
+        c.allocate_ports()
+        assert ("codec-server" in c.names()) is expected
+        codec = c.ui_config().get("codec")
+        if expected:
+            assert codec == {
+                "endpoint": f"http://127.0.0.1:{c.state.codec_port}",
+                "passAccessToken": False,
+                "includeCredentials": True,
+            }
+            ui = services()["temporal-ui"]["environment"]
+            assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+            assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "false"
+            command = c.command("codec-server")
+            assert command[command.index("--origin") + 1] == c.state.ui_url
+        else:
+            assert codec is None
