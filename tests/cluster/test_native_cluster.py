@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import time
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -49,6 +50,12 @@ async def accord(*args: str, env: dict[str, str], within: float = 300) -> tuple[
     return proc.returncode, out.decode(), err.decode()
 
 
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body: bytes = response.read()
+        return body.decode()
+
+
 async def status(native_cluster: ClusterUnderTest) -> dict[str, object]:
     env = {**native_cluster.env(), "ACCORD_DATA_DIR": str(native_cluster.root)}
     code, out, err = await accord("cluster", "status", "--json", env=env, within=60)
@@ -69,6 +76,13 @@ async def test_status_reports_every_process_healthy(native_cluster: ClusterUnder
     pids = [p["pid"] for p in processes.values()]
     assert all(p["alive"] for p in processes.values())
     assert len(set(pids)) == len(pids), "one OS process each"
+    # Every Temporal process serves its Prometheus metrics on its own loopback port.
+    metrics = report["metrics"]
+    assert isinstance(metrics, dict) and set(metrics) == set(TEMPORAL_SERVICES)
+    for url in metrics.values():
+        assert url.startswith("http://127.0.0.1:")
+        text = await asyncio.to_thread(scrape, url)
+        assert "# TYPE " in text and "persistence_requests" in text, url
 
 
 @pytest.mark.timeout(600)
