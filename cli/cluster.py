@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import asyncpg
 import yaml
 
 from security.codec import codec_keys_from_env
@@ -710,7 +711,11 @@ class NativeCluster:
         self.state.save()
         t = time.monotonic()
         _say(self.log, "setting up the Temporal databases")
-        report["databases"] = self.setup_databases()
+        try:
+            report["databases"] = self.setup_databases()
+        except (OSError, asyncpg.PostgresError) as err:
+            where = f"{db['host']}:{db['port']} as {db['user']}"  # never the password
+            raise ClusterError(f"Temporal databases on {where}: {err}") from None
         report["databases_seconds"] = round(time.monotonic() - t, 1)
         self.write_configs()
         t = time.monotonic()
@@ -858,7 +863,8 @@ def run(args: argparse.Namespace) -> int:
         )
         _print(as_json, {**report, "status": status}, text)
         return 0
-    except (ClusterError, OSError, subprocess.CalledProcessError) as err:
+    except (ClusterError, OSError, subprocess.CalledProcessError, asyncpg.PostgresError) as err:
+        # A role that may not create databases, a server that is not there, no `go`.
         message = str(err).strip().splitlines()
         _print(as_json, {"ok": False, "code": "cluster", "message": str(err)}, "")
         if not as_json:
