@@ -141,6 +141,7 @@ class CooperationProcessWorkflow:
         self._ready = False  # the state is the store's (opening recorded, or stream loaded)
         self._queued = 0  # accepted commands waiting for the lock
         self._draining = False  # continue-as-new is due: no new command is accepted
+        self._signals = 0  # signals received (and ignored): they too grow the history
         self._start: ProcessStart | None = None
         self._refused: ApplicationError | None = None
         self._opening: Command | None = None
@@ -271,7 +272,11 @@ class CooperationProcessWorkflow:
             return  # the same command again: answered with its recorded outcome
         # Only state set by persisted workflow tasks: a rejected update's task is discarded
         # by the server, so what it sees (its own history length, say) must change nothing.
-        if self._draining or self._queued >= MAX_QUEUED:
+        info = workflow.info()
+        reset_opening = self._opening is not None and info.first_execution_run_id != info.run_id
+        if self._draining or self._queued >= MAX_QUEUED or (reset_opening and not self._ready):
+            # (A reset run that re-opens takes the store's state first: until then it has
+            # no state to decide on.)
             raise refusal(
                 "busy",
                 f"{name}: the process is busy (moving to a new run or at its queue limit); "
@@ -287,6 +292,9 @@ class CooperationProcessWorkflow:
         # The process takes no signal: its timers are its own and commands are updates.
         # Without this handler the SDK would buffer the signal for ever.
         workflow.logger.warning("signal %r ignored: the process accepts no signals", name[:64])
+        # Each one still lengthens the history: wake the loop so that continue-as-new stays
+        # due on time however many arrive (signals are in history: this replays the same).
+        self._signals += 1
 
     def _parse(self, name: str, args: Sequence[RawValue]) -> Command:
         try:
@@ -382,6 +390,14 @@ class CooperationProcessWorkflow:
                 "workflow_id",
             )
         existing = await self._load(LoadRequest(stream_id=stream_id))
+        info = workflow.info()
+        if existing.version and info.first_execution_run_id != info.run_id:
+            # A reset of this very process (the server keeps the execution chain): the
+            # store is the record, so the run takes its state, checked, and goes on.
+            assert existing.snapshot is not None
+            self._state = load_state(existing.snapshot)
+            self._clocks = clocks.reconcile({}, self._state, [], workflow.time())
+            return
         if existing.version:
             # Show the store's truth to whoever queries this run, then refuse it.
             assert existing.snapshot is not None
@@ -437,7 +453,7 @@ class CooperationProcessWorkflow:
         rejected update's (discarded) workflow task also sees grow.
         """
         upcoming = clocks.next_due(self._clocks)
-        seen = self._state.version
+        seen = (self._state.version, self._signals)
         timeout: float | None = None
         if upcoming is not None and upcoming.due_at is not None:
             timeout = upcoming.due_at - workflow.time()
@@ -445,7 +461,9 @@ class CooperationProcessWorkflow:
                 return
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: self._state.version != seen or self._state.stage in TERMINAL,
+                lambda: (
+                    (self._state.version, self._signals) != seen or self._state.stage in TERMINAL
+                ),
                 timeout=timedelta(seconds=timeout) if timeout is not None else None,
                 timeout_summary=clocks.label(upcoming) if upcoming is not None else None,
             )
@@ -523,7 +541,24 @@ class CooperationProcessWorkflow:
             return CommandResult(
                 command=command.name, stage=str(self._state.stage), events=[], command_digest=digest
             )
-        result = await self._record(command, events, update)
+        try:
+            result = await self._record(command, events, update)
+        except ActivityError as err:
+            if not _store_ahead(err):
+                raise
+            # The store holds events this run does not (a reset to an earlier point, or an
+            # append whose answer was lost with its worker): the store is the record, so
+            # take its state, checked, and decide the command again against it.
+            await self._catch_up()
+            events = decide(self._state, command, today=self._today())
+            if not events:
+                return CommandResult(
+                    command=command.name,
+                    stage=str(self._state.stage),
+                    events=[],
+                    command_digest=digest,
+                )
+            result = await self._record(command, events, update)
         stage = self._state.stage
         for event in events:
             # With the issuing party, as the store's fold has it (correct_record's rule).
@@ -544,6 +579,17 @@ class CooperationProcessWorkflow:
         return CommandResult(
             command=command.name, stage=str(self._state.stage), events=refs, command_digest=digest
         )
+
+    async def _catch_up(self) -> None:
+        loaded = await self._load(LoadRequest(stream_id=workflow.info().workflow_id))
+        if loaded.snapshot is None:
+            raise refusal("continuation_refused", "the process's stream is missing from the store")
+        workflow.logger.warning(
+            "store ahead of this run: state taken from the store",
+            extra={"accord": {"from_version": self._state.version, "to_version": loaded.version}},
+        )
+        self._state = load_state(loaded.snapshot)
+        self._clocks = clocks.reconcile(self._clocks, self._state, [], workflow.time())
 
     async def _record(
         self, command: Command, events: list[Event], update: workflow.UpdateInfo | None
@@ -628,6 +674,15 @@ class CooperationProcessWorkflow:
         if upcoming is not None and due is not None:
             lines[-1] += f" · **Next timer:** {clocks.label(upcoming)}, {due:%Y-%m-%d %H:%M} UTC"
         workflow.set_current_details("\n\n".join(lines))
+
+
+def _store_ahead(err: ActivityError) -> bool:
+    """The append was refused because the stream already has that version."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type in (
+        "ConcurrencyConflict",
+        "IdempotencyConflict",
+    )
 
 
 def _encoded(event: Event) -> dict[str, Any]:
