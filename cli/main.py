@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import yaml
 from temporalio.service import RPCError
 
@@ -498,6 +499,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("usage", str(err), args)
     except ProcessNotFound as err:
         return _fail("not_found", str(err), args)
+    except (OSError, RuntimeError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
+        # Temporal or PostgreSQL unreachable or refusing us: a set-up problem, said in one
+        # line (ACCORD_DEBUG=1 shows the traceback).
+        if os.environ.get("ACCORD_DEBUG"):
+            raise
+        return _fail("unavailable", f"{type(err).__name__}: {str(err)[:300]}", args)
     except KeyboardInterrupt:
         return 130
 

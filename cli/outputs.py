@@ -15,12 +15,13 @@ from domain.view import ProcessView
 
 
 class CliError(BaseModel):
-    """What any command prints under `--json` when it exits 2 (bad usage, not found)."""
+    """What any command prints under `--json` when it exits 2 (bad usage, not found, a
+    service that cannot be reached)."""
 
     model_config = ConfigDict(extra="forbid")
 
     ok: Literal[False]
-    code: Literal["usage", "not_found"]
+    code: Literal["usage", "not_found", "unavailable"]
     message: str = Field(max_length=2000)
 
 

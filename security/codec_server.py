@@ -291,7 +291,7 @@ def _handler_for(server: CodecServer) -> type[BaseHTTPRequestHandler]:
             if declared is None:
                 self._refuse(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
                 return None
-            if not declared.strip().isdigit():
+            if not declared.strip().isascii() or not declared.strip().isdigit():
                 self._refuse(HTTPStatus.BAD_REQUEST, "Content-Length must be a number")
                 return None
             length = int(declared)

@@ -317,6 +317,14 @@ SELECT pg_advisory_unlock({_SETUP_LOCK});
             if time.monotonic() > deadline:
                 raise TimeoutError(f"embedded PostgreSQL did not listen on port {self.port}")
             time.sleep(0.05)
+        # Whatever listens on the port must be this data directory's server: set-up below
+        # resets role passwords, and another checkout's server is not ours to touch.
+        served = Path(self.psql("SHOW data_directory", "postgres").strip())
+        if served.resolve() != self.data_dir.resolve():
+            raise RuntimeError(
+                f"port {self.port} is served by another PostgreSQL ({served}), not "
+                f"{self.data_dir}: set ACCORD_PG_PORT to a free port"
+            )
         if reload:
             self.psql("SELECT pg_reload_conf()", "postgres")
         self.ensure_database(DEFAULT_DATABASE)

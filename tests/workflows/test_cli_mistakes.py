@@ -89,3 +89,12 @@ async def test_lists_print_as_a_table_json_or_json_lines(
     assert len(out.splitlines()) == len(rows) and not out.startswith("[")
     code, out, _ = await accord("timeline", "no-such-process", "--output", "jsonl", env=env)
     assert code == 2 and json.loads(out)["code"] == "not_found"
+
+
+async def test_an_unreachable_temporal_is_one_line(env: dict[str, str]) -> None:
+    code, out, err = await accord(
+        "status", "x", "--json", env={**env, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    )
+    assert code == 2 and "Traceback" not in err
+    answer = json.loads(out)
+    assert answer["code"] == "unavailable" and "connect" in answer["message"]
