@@ -56,6 +56,7 @@ class Clock(BaseModel):
     periods_done: int = Field(default=0, ge=0)  # firings so far (reminders repeat)
     due_at: float | None = None
     remaining: float | None = None
+    stopped_at: float | None = None  # when a suspension stopped it (to date it after)
 
     @property
     def running(self) -> bool:
@@ -125,8 +126,16 @@ def reconcile(
                 due_at=now + period,
             )
         elif not clock.running:
+            # The days it stood still move its dates on: it fires as many running days
+            # after it was armed as its period, dated accordingly.
+            stood = int((now - (clock.stopped_at or now)) // DAY)
             out[key] = clock.model_copy(
-                update={"due_at": now + (clock.remaining or 0.0), "remaining": None}
+                update={
+                    "due_at": now + (clock.remaining or 0.0),
+                    "remaining": None,
+                    "stopped_at": None,
+                    "armed_on": clock.armed_on + timedelta(days=stood),
+                }
             )
         else:
             out[key] = clock
@@ -136,7 +145,9 @@ def reconcile(
 def _stopped(clock: Clock, now: float) -> Clock:
     if clock.due_at is None:
         return clock
-    return clock.model_copy(update={"remaining": max(0.0, clock.due_at - now), "due_at": None})
+    return clock.model_copy(
+        update={"remaining": max(0.0, clock.due_at - now), "due_at": None, "stopped_at": now}
+    )
 
 
 def due(clocks: dict[str, Clock], now: float) -> list[Clock]:

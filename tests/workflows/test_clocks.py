@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from domain import Event, Stage
 from tests.domain.domain_scenario import CHAIR, DG, MFA_HEAD, SSS_HEAD, Run, run_to
@@ -123,3 +123,19 @@ def test_an_unopened_or_closed_process_wants_no_clock() -> None:
     run = run_to(Stage.MISSION_PLANNING)
     run.do("withdraw", DG, reason="No mandate")
     assert clocks.wanted(run.state) == {}
+
+
+def test_the_days_a_clock_stood_still_move_its_date_on() -> None:
+    """Armed on day 0 with 30 days to run, stopped on day 10 for 20 days: it runs its last
+    20 days from day 30 and fires on day 50, dated 50 days after it was armed."""
+    run = run_to(Stage.MISSION_PLANNING)
+    armed = step(run, {}, 0.0, [])
+    clock = armed["consent/1"].model_copy(update={"period": 30 * DAY, "due_at": 30 * DAY})
+    events = run.do("suspend", CHAIR, reason="Elections")
+    stopped = step(run, {"consent/1": clock}, 10 * DAY, events)
+    events = run.do("resume", CHAIR, reason="Back")
+    resumed = step(run, stopped, 30 * DAY, events)["consent/1"]
+    assert resumed.due_at == 50 * DAY
+    assert resumed.armed_on == clock.armed_on + timedelta(days=20)
+    far = date(2100, 1, 1)
+    assert resumed.fire_date(None, far) == clock.armed_on + timedelta(days=50)
