@@ -617,12 +617,22 @@ class Cases:
         def build(draw: st.DrawFn) -> Case:
             target = draw(st.sampled_from(self.live))
             texts = {c: [f for f in FULL[c] if f in TEXT_LIMIT or _text_list(f)] for c in PUBLIC}
-            command = draw(st.sampled_from([c for c in PUBLIC if texts[c]]))
-            body = payload(command, draw(st.sampled_from(ACTORS)), target.last)
-            field = draw(st.sampled_from(texts[command]))
-            single_line = field in NAME_FIELDS or LIST_FIELDS.get(field, (0,))[0] == 200
-            secret = "Z" + uuid.uuid4().hex
+
+            def one_line(name: str) -> bool:
+                return name in NAME_FIELDS or LIST_FIELDS.get(name, (0,))[0] == 200
+
             form = draw(st.sampled_from(["blank", "control", "bidi", "line"]))
+            # A newline is only wrong in one-line text: for that form, draw among one-line
+            # fields, so that every run exercises it (not only when chance picks one).
+            fields_of = {
+                c: [f for f in texts[c] if one_line(f)] if form == "line" else texts[c]
+                for c in PUBLIC
+            }
+            command = draw(st.sampled_from([c for c in PUBLIC if fields_of[c]]))
+            body = payload(command, draw(st.sampled_from(ACTORS)), target.last)
+            field = draw(st.sampled_from(fields_of[command]))
+            single_line = one_line(field)
+            secret = "Z" + uuid.uuid4().hex
             # Text that must say something: names, list items and the reasons that are due.
             required = (
                 field in NAME_FIELDS
