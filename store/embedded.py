@@ -136,36 +136,7 @@ class EmbeddedPostgres:
     def passwords(self) -> dict[str, str]:
         """The owner's and the service's passwords: generated on first use, kept in
         `.data/pg-roles.json` with mode 0600."""
-        path = self.roles_file
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = {role: secrets.token_urlsafe(32) for role in (OWNER_ROLE, SERVICE_ROLE)}
-            # Written whole under another name, then linked into place: a process starting
-            # at the same moment either wins or reads the winner's complete file.
-            draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump(fresh, out)
-            try:
-                os.link(draft, path)
-            except FileExistsError:
-                pass  # another process made it first: use theirs
-            finally:
-                draft.unlink()
-        os.chmod(path, 0o600)  # whatever a copy or an editor left behind
-        try:
-            stored = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            raise RuntimeError(f"{path}: unreadable ({err.__class__.__name__})") from None
-        if not isinstance(stored, dict) or not all(
-            isinstance(stored.get(role), str) and len(stored[role]) >= 16
-            for role in (OWNER_ROLE, SERVICE_ROLE)
-        ):
-            raise RuntimeError(
-                f"{path}: expected the passwords of {OWNER_ROLE} and {SERVICE_ROLE}; "
-                "delete the file to generate new ones"
-            )
-        return {role: stored[role] for role in (OWNER_ROLE, SERVICE_ROLE)}
+        return role_passwords(self.roles_file, (OWNER_ROLE, SERVICE_ROLE))
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -409,6 +380,39 @@ def _open_path_for(path: Path, entry: pwd.struct_passwd) -> None:
             for f in files:
                 p = Path(root, f)
                 p.chmod(p.stat().st_mode | 0o044 | (0o011 if os.access(p, os.X_OK) else 0))
+
+
+def role_passwords(path: Path, roles: tuple[str, ...]) -> dict[str, str]:
+    """The passwords of `roles`, kept in `path` (JSON, mode 0600), generated on first use.
+
+    The file is written whole under another name, then linked into place: a process
+    starting at the same moment either wins or reads the winner's complete file.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({role: secrets.token_urlsafe(32) for role in roles}, out)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            draft.unlink()
+    os.chmod(path, 0o600)  # whatever a copy or an editor left behind
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise RuntimeError(f"{path}: unreadable ({err.__class__.__name__})") from None
+    if not isinstance(stored, dict) or not all(
+        isinstance(stored.get(role), str) and len(stored[role]) >= 16 for role in roles
+    ):
+        raise RuntimeError(
+            f"{path}: expected the passwords of {', '.join(roles)}; "
+            "delete the file to generate new ones"
+        )
+    return {role: stored[role] for role in roles}
 
 
 def embedded() -> EmbeddedPostgres:

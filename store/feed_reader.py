@@ -10,9 +10,7 @@ server only ever sent its verifier. On a server of your own, create a login role
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +20,7 @@ from store.embedded import (
     EmbeddedPostgres,
     _scram_verifier,
     embedded,
+    role_passwords,
 )
 
 READER_ROLE = "accord_reader"
@@ -35,32 +34,7 @@ def reader_password_file(server: EmbeddedPostgres) -> Path:
 
 def reader_password(server: EmbeddedPostgres) -> str:
     """`accord_feed`'s password: generated on first use, kept with mode 0600."""
-    path = reader_password_file(server)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written whole under another name, then linked into place: a second process
-        # starting at the same moment either wins or reads the winner's complete file.
-        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump({READER_LOGIN: secrets.token_urlsafe(32)}, out)
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    os.chmod(path, 0o600)  # whatever a copy or an editor left behind
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise RuntimeError(f"{path}: unreadable ({err.__class__.__name__})") from None
-    password = stored.get(READER_LOGIN) if isinstance(stored, dict) else None
-    if not isinstance(password, str) or len(password) < 16:
-        raise RuntimeError(
-            f"{path}: expected the password of {READER_LOGIN}; delete the file to make a new one"
-        )
-    return password
+    return role_passwords(reader_password_file(server), (READER_LOGIN,))[READER_LOGIN]
 
 
 def setup_reader(server: EmbeddedPostgres, database: str = DEFAULT_DATABASE) -> None:
