@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +19,7 @@ class EventToRecord(_Contract):
     event_type: str
     schema_version: int
     data: dict[str, Any]
-    occurred_on: date
+    occurred_on: str  # the business date as written (EDTF), as the event's data has it
 
 
 class RecordRequest(_Contract):
@@ -30,6 +29,7 @@ class RecordRequest(_Contract):
     expected_version: int
     events: list[EventToRecord]
     actor: dict[str, Any] | None = None
+    source: dict[str, Any] | None = None  # the command's cited source, kept as metadata
     correlation_id: str | None = None
     causation_id: str | None = None
     workflow_id: str | None = None

@@ -45,6 +45,7 @@ from domain.commands import (
     Withdraw,
     parse_command,
 )
+from domain.dates import EDTF_PATTERN, BusinessDate
 from domain.decider import FUTURE_TOLERANCE, decide
 from domain.errors import ERROR_CODES, MESSAGE_LIMIT, DomainError, ErrorCode
 from domain.events import (
@@ -90,6 +91,7 @@ from domain.events import (
 from domain.evolve import evolve, fold
 from domain.parties import Actor, AgencyConfig, Durations, PartyInfo, ProcessConfig, Signatory
 from domain.policy import POLICY, Rule, authorize, may_issue
+from domain.sources import Source
 from domain.stages import ALLOWED_IN, TERMINAL, Stage
 from domain.state import ProcessState, initial_state
 from domain.view import ProcessView, describe, pending_agencies, process_view
@@ -97,6 +99,7 @@ from domain.view import ProcessView, describe, pending_agencies, process_view
 __all__ = [
     "ALLOWED_IN",
     "COMMANDS",
+    "EDTF_PATTERN",
     "ERROR_CODES",
     "EVENTS",
     "FUTURE_TOLERANCE",
@@ -110,6 +113,7 @@ __all__ = [
     "Actor",
     "AgencyConfig",
     "AssignRepresentative",
+    "BusinessDate",
     "ClearInstrument",
     "ClearPublication",
     "CloseProcess",
@@ -184,6 +188,7 @@ __all__ = [
     "Rule",
     "SignInstrument",
     "Signatory",
+    "Source",
     "Stage",
     "StartMission",
     "SubmitConclusions",

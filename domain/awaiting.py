@@ -15,10 +15,9 @@ it publishes this model (current details, search attributes).
 
 from __future__ import annotations
 
-from datetime import date
-
 from pydantic import BaseModel, ConfigDict
 
+from domain.dates import BusinessDate
 from domain.parties import ProcessConfig
 from domain.policy import party_may_issue
 from domain.stages import ALLOWED_IN, Stage
@@ -33,7 +32,7 @@ class Awaiting(BaseModel):
 
     party: str  # partner, national_body or an agency key
     command: str
-    since: date | None  # the business date the wait began (the current stage's start)
+    since: BusinessDate | None  # the business date the wait began (the current stage's start)
 
     def label(self) -> str:
         return f"{self.party}: {self.command}"

@@ -24,8 +24,10 @@ from pydantic import (
     field_validator,
 )
 
+from domain.dates import BusinessDate
 from domain.errors import MESSAGE_LIMIT, DomainError
 from domain.parties import Actor, ProcessConfig, Signatory
+from domain.sources import Source
 from domain.text import INPUT, Line, Name, Reason, Text, echo, rule_broken
 from domain.vocabulary import (
     AgencyKey,
@@ -66,14 +68,16 @@ def _not_before(start_field: str) -> Any:
 
 
 class Command(BaseModel):
-    """Common shape: who acts and the business date the act happened on."""
+    """Common shape: who acts, the business date the act happened on (with the precision
+    its source gives, `domain.dates`) and, optionally, the source that documents it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     name: ClassVar[str]
 
     actor: Actor
-    occurred_on: date
+    occurred_on: BusinessDate
+    source: Source | None = None
 
 
 # --- Opening and first contacts -------------------------------------------------------

@@ -33,6 +33,7 @@ from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from domain import commands as cmd
 from domain import events as ev
+from domain.dates import BusinessDate
 from domain.errors import DomainError
 from domain.state import Correction, ProcessState, amend
 from domain.text import INPUT, echo, rule_broken
@@ -165,20 +166,20 @@ def all_entries(entries: Entries) -> tuple[str, ...]:
     return tuple(text for chunk in entries for text in chunk)
 
 
-def entry(event_type: str, on: date, party: str | None) -> str:
+def entry(event_type: str, on: BusinessDate, party: str | None) -> str:
     """One version's entry: its type, business date and the party whose command recorded
     it ("" when the reader of the stream did not know it). One string, not a record: it is
     kept for every event of every process, and carried in continue-as-new snapshots."""
-    return f"{event_type} {on.isoformat()} {party or ''}"
+    return f"{event_type} {on.text} {party or ''}"  # EDTF text has no space
 
 
-def read_entry(text: str) -> tuple[str, date, str]:
+def read_entry(text: str) -> tuple[str, BusinessDate, str]:
     event_type, on, party = text.split(" ", 2)
-    return event_type, date.fromisoformat(on), party
+    return event_type, BusinessDate.parse(on), party
 
 
-def entry_date(text: str) -> date:
-    return date.fromisoformat(text.split(" ", 2)[1])
+def entry_date(text: str) -> BusinessDate:
+    return BusinessDate.parse(text.split(" ", 2)[1])
 
 
 def party_of(actor: Any) -> str | None:
@@ -250,16 +251,16 @@ def decide_correction(
     corrected: dict[str, JsonValue] = {
         k: _adapter(model, k).dump_python(v, mode="json") for k, v in values.items()
     }
-    new_on: date | None = values.get(OCCURRED_ON)
+    new_on: BusinessDate | None = values.get(OCCURRED_ON)
     _check_cross_fields(state, command, event_type, version, old_on, values)
     last = state.last_occurred_on
     with_versions: tuple[int, ...] = ()
     if new_on is not None:
         path = f"fields.{OCCURRED_ON}"
-        if today is not None and new_on > today + FUTURE_TOLERANCE:
+        if today is not None and new_on.earliest > today + FUTURE_TOLERANCE:
             raise DomainError(
                 "invalid_input",
-                f"{name}: field '{path}': {new_on.isoformat()} is later than today (UTC) plus "
+                f"{name}: field '{path}': {new_on} is later than today (UTC) plus "
                 "one day of tolerance; a fact is recorded once it has happened",
                 path,
             )
@@ -267,23 +268,24 @@ def decide_correction(
         with_versions = _recorded_with(entries, count, version, old_on, issuer)
         following = version + len(with_versions) + 1
         after = entry_date(entry_at(entries, following)) if following <= count else None
-        if new_on < before or (after is not None and new_on > after):
-            bound = f"from {before.isoformat()}" + (
-                f" to {after.isoformat()}" if after is not None else " on"
-            )
+        # Invariant 1 on earliest possible days, as `decide` checks it.
+        if new_on.earliest < before.earliest or (
+            after is not None and new_on.earliest > after.earliest
+        ):
+            bound = f"from {before}" + (f" to {after}" if after is not None else " on")
             raise DomainError(
                 "out_of_order",
-                f"{name}: field '{path}': {new_on.isoformat()} would break invariant 1; the "
+                f"{name}: field '{path}': {new_on} would break invariant 1; the "
                 f"dates of the events around event {version} allow {bound}",
                 path,
             )
         if after is None:
             last = new_on  # the latest event moves: the process's last date with it
-    if last is not None and command.occurred_on < last:
+    if last is not None and command.occurred_on.earliest < last.earliest:
         raise DomainError(
             "out_of_order",
-            f"{name}: occurred_on {command.occurred_on.isoformat()} is earlier than the last "
-            f"recorded business date {last.isoformat()}; dates never go backwards",
+            f"{name}: occurred_on {command.occurred_on} is earlier than the last "
+            f"recorded business date {last}; dates never go backwards",
             "occurred_on",
         )
     return ev.RecordCorrected(
@@ -297,7 +299,7 @@ def decide_correction(
 
 
 def _recorded_with(
-    entries: Entries, count: int, version: int, on: date, party: str
+    entries: Entries, count: int, version: int, on: BusinessDate, party: str
 ) -> tuple[int, ...]:
     """The versions recorded right after `version` by the same command (a review request
     per reviewer after a report, negotiations opened after the opinion): same date, same
@@ -349,32 +351,32 @@ def _check_cross_fields(
     command: cmd.CorrectRecord,
     event_type: str,
     version: int,
-    old_on: date,
+    old_on: BusinessDate,
     values: dict[str, Any],
 ) -> None:
     """The rules that tie a mission's dates together, as `complete_mission` checks them."""
     mission = state.mission
     if event_type == ev.MissionCompleted.event_type:
         end = values.get("actual_end", mission.actual_end)
-        completed_on = values.get(OCCURRED_ON, old_on)
+        completed_on: BusinessDate = values.get(OCCURRED_ON, old_on)
         started = mission.started_on
-        if end is not None and started is not None and end < started:
+        if end is not None and started is not None and end < started.earliest:
             raise DomainError(
                 "guard_failed",
                 f"{command.name}: actual_end {end.isoformat()} is before the mission started "
-                f"({started.isoformat()})",
+                f"({started})",
                 "fields.actual_end",
             )
-        if end is not None and end > completed_on:
+        if end is not None and end > completed_on.latest:
             raise DomainError(
                 "guard_failed",
                 f"{command.name}: actual_end {end.isoformat()} is after the completion was "
-                f"recorded ({completed_on.isoformat()})",
+                f"recorded ({completed_on})",
                 "fields.actual_end",
             )
     if event_type == ev.MissionStarted.event_type and OCCURRED_ON in values:
         end = mission.actual_end
-        if end is not None and values[OCCURRED_ON] > end:
+        if end is not None and values[OCCURRED_ON].earliest > end:
             raise DomainError(
                 "guard_failed",
                 f"{command.name}: the mission ended on {end.isoformat()}; it cannot have "
@@ -409,7 +411,7 @@ def corrected_changes(s: ProcessState, e: ev.RecordCorrected) -> dict[str, Any]:
         return changes  # not this stream's event: nothing else to put right
     event_type, _, party = read_entry(entry_at(entries, version))
     raw_on = fields.get(OCCURRED_ON)
-    on = date.fromisoformat(raw_on) if isinstance(raw_on, str) else None
+    on = BusinessDate.parse(raw_on) if isinstance(raw_on, str) else None
     if on is not None:
         moved = replaced(entries, version, entry(event_type, on, party))
         for companion in e.with_versions:
@@ -446,14 +448,14 @@ def corrected_changes(s: ProcessState, e: ev.RecordCorrected) -> dict[str, Any]:
             mission = amend(mission, team=_listed(fields, "team"))
     elif event_type == E.MissionStarted.event_type and on:
         mission = amend(mission, started_on=on)
-        if mission.actual_start is not None:
-            mission = amend(mission, actual_start=on)  # defined as the day it started
+        if mission.actual_start is not None and on.is_day:
+            mission = amend(mission, actual_start=on.earliest)  # defined as the day it started
         dates = amend(dates, mission_start=on)
     elif event_type == E.MissionCompleted.event_type:
         if "actual_end" in fields:
             end = date.fromisoformat(str(fields["actual_end"]))
             mission = amend(mission, actual_end=end)
-            dates = amend(dates, mission_end=end)
+            dates = amend(dates, mission_end=BusinessDate.of(end))
         if "mode" in fields:
             mission = amend(mission, mode=fields["mode"])
         if "coverage_gaps" in fields:
@@ -519,4 +521,4 @@ def apply(event: ev.Event, version: int, corrections: tuple[Correction, ...]) ->
 
 def mark(corrections: tuple[Correction, ...]) -> str:
     """How a corrected event is marked: "(corrected on 2025-03-12: reason)"."""
-    return "; ".join(f"(corrected on {c.on.isoformat()}: {c.reason})" for c in corrections)
+    return "; ".join(f"(corrected on {c.on}: {c.reason})" for c in corrections)

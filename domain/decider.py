@@ -20,6 +20,7 @@ from typing import Any
 from domain import commands as cmd
 from domain import events as ev
 from domain.corrections import decide_correction
+from domain.dates import BusinessDate
 from domain.errors import DomainError
 from domain.evolve import evolve, fold
 from domain.parties import ProcessConfig
@@ -33,7 +34,7 @@ __all__ = ["decide", "evolve", "fold"]
 # How far a business date may be ahead of the current UTC date (DOMAIN.md invariant 1).
 FUTURE_TOLERANCE = timedelta(days=1)
 
-Decision = Callable[[ProcessState, ProcessConfig, Any, date], list[ev.Event]]
+Decision = Callable[[ProcessState, ProcessConfig, Any, BusinessDate], list[ev.Event]]
 
 
 def decide(
@@ -51,14 +52,23 @@ def decide(
     if (
         today is not None
         and name not in cmd.SYSTEM_COMMANDS
-        and command.occurred_on > today + FUTURE_TOLERANCE
+        and command.occurred_on.earliest > today + FUTURE_TOLERANCE
     ):
+        # An imprecise date is refused only when even its earliest possible day is to come.
         raise DomainError(
             "invalid_input",
-            f"{name}: occurred_on {command.occurred_on.isoformat()} is later than today "
+            f"{name}: occurred_on {command.occurred_on} is later than today "
             f"(UTC) plus one day of tolerance ({(today + FUTURE_TOLERANCE).isoformat()}); "
             "a fact is recorded once it has happened",
             "occurred_on",
+        )
+    source = command.source
+    if today is not None and source is not None and source.date.earliest > today + FUTURE_TOLERANCE:
+        raise DomainError(
+            "invalid_input",
+            f"{name}: field 'source.date': {source.date} is later than today (UTC) plus one "
+            "day of tolerance; a source is cited once it exists",
+            "source.date",
         )
     if state.is_terminal:
         raise DomainError(
@@ -94,14 +104,16 @@ def decide(
         return [decide_correction(state, command, today)]
     on = command.occurred_on
     last = state.last_occurred_on
-    if last is not None and on < last:
+    # Invariant 1 on the earliest possible days: "2021" may follow "2021-11-15" (it may be
+    # later), "2021-10" may not follow "2021-11" (it cannot be).
+    if last is not None and on.earliest < last.earliest:
         if name in cmd.SYSTEM_COMMANDS:
             on = last  # a timer firing is never "late": it happens at the latest known date
         else:
             raise DomainError(
                 "out_of_order",
-                f"{name}: occurred_on {on.isoformat()} is earlier than the last recorded "
-                f"business date {last.isoformat()}; dates never go backwards",
+                f"{name}: occurred_on {on} is earlier than the last recorded "
+                f"business date {last}; dates never go backwards",
                 "occurred_on",
             )
     return _DECISIONS[type(command)](state, config, command, on)
@@ -152,7 +164,9 @@ def _negotiations_open(state: ProcessState, opinion: str | None, representative:
     return state.stage == Stage.OPTIONS_REVIEW and opinion == "negotiate" and representative
 
 
-def _log_contact(s: ProcessState, c: ProcessConfig, x: cmd.LogContact, on: date) -> list[ev.Event]:
+def _log_contact(
+    s: ProcessState, c: ProcessConfig, x: cmd.LogContact, on: BusinessDate
+) -> list[ev.Event]:
     return [
         ev.ContactLogged(
             occurred_on=on,
@@ -165,7 +179,7 @@ def _log_contact(s: ProcessState, c: ProcessConfig, x: cmd.LogContact, on: date)
 
 
 def _submit_opinion(
-    s: ProcessState, c: ProcessConfig, x: cmd.SubmitOpinion, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.SubmitOpinion, on: BusinessDate
 ) -> list[ev.Event]:
     _guard(s.opinion is None, x.name, "the national body has already given its opinion")
     out: list[ev.Event] = [
@@ -182,7 +196,7 @@ def _submit_opinion(
 
 
 def _assign_representative(
-    s: ProcessState, c: ProcessConfig, x: cmd.AssignRepresentative, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.AssignRepresentative, on: BusinessDate
 ) -> list[ev.Event]:
     out: list[ev.Event] = [
         ev.RepresentativeAssigned(
@@ -196,7 +210,7 @@ def _assign_representative(
 
 
 def _record_meeting(
-    s: ProcessState, c: ProcessConfig, x: cmd.RecordMeeting, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.RecordMeeting, on: BusinessDate
 ) -> list[ev.Event]:
     _known(c, x.agencies_present, x.name, "agencies_present")
     _known(c, [x.initiator], x.name, "initiator", parties=(PARTNER, NATIONAL_BODY))
@@ -213,12 +227,14 @@ def _record_meeting(
 
 
 def _mark_dormant(
-    s: ProcessState, c: ProcessConfig, x: cmd.MarkDormant, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.MarkDormant, on: BusinessDate
 ) -> list[ev.Event]:
     return [ev.ProcessWentDormant(occurred_on=on, reason=x.reason, automatic=False)]
 
 
-def _re_engage(s: ProcessState, c: ProcessConfig, x: cmd.ReEngage, on: date) -> list[ev.Event]:
+def _re_engage(
+    s: ProcessState, c: ProcessConfig, x: cmd.ReEngage, on: BusinessDate
+) -> list[ev.Event]:
     _known(c, [x.initiator], x.name, "initiator", parties=(PARTNER, NATIONAL_BODY))
     return [ev.ProcessReengaged(occurred_on=on, initiator=x.initiator, summary=x.summary)]
 
@@ -227,7 +243,7 @@ def _re_engage(s: ProcessState, c: ProcessConfig, x: cmd.ReEngage, on: date) -> 
 
 
 def _propose_instrument(
-    s: ProcessState, c: ProcessConfig, x: cmd.ProposeInstrument, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.ProposeInstrument, on: BusinessDate
 ) -> list[ev.Event]:
     current = s.instrument.draft_version
     _guard(
@@ -248,7 +264,7 @@ def _propose_instrument(
 
 
 def _clear_instrument(
-    s: ProcessState, c: ProcessConfig, x: cmd.ClearInstrument, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.ClearInstrument, on: BusinessDate
 ) -> list[ev.Event]:
     current = s.instrument.draft_version
     _guard(current > 0, x.name, "no instrument draft has been proposed", "draft_version")
@@ -268,7 +284,7 @@ def _clear_instrument(
 
 
 def _sign_instrument(
-    s: ProcessState, c: ProcessConfig, x: cmd.SignInstrument, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.SignInstrument, on: BusinessDate
 ) -> list[ev.Event]:
     instrument = s.instrument
     _guard(instrument.draft_version > 0, x.name, "no instrument draft has been proposed")
@@ -310,17 +326,23 @@ def _sign_instrument(
 # --- the mission -----------------------------------------------------------------------
 
 
-def _planned_not_past(x: cmd.ProposeMission | cmd.RescheduleMission, on: date) -> None:
+def _planned_not_past(x: cmd.ProposeMission | cmd.RescheduleMission, on: BusinessDate) -> None:
+    # Refused only when the plan is surely in the past: before the earliest possible day.
     _guard(
-        x.planned_start >= on,
+        x.planned_start >= on.earliest,
         x.name,
-        f"planned_start {x.planned_start.isoformat()} is before occurred_on {on.isoformat()}",
+        f"planned_start {x.planned_start.isoformat()} is before occurred_on {on}",
         "planned_start",
     )
 
 
+def _within(day: date, span: BusinessDate | None) -> bool:
+    """`day` is one of the days an imprecise business date may stand for."""
+    return span is not None and span.earliest <= day <= span.latest
+
+
 def _propose_mission(
-    s: ProcessState, c: ProcessConfig, x: cmd.ProposeMission, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.ProposeMission, on: BusinessDate
 ) -> list[ev.Event]:
     _known(c, x.agencies_to_meet, x.name, "agencies_to_meet")
     _guard(s.instrument.signed, x.name, "no instrument has been signed")
@@ -367,7 +389,7 @@ def _consent_answerable(s: ProcessState, x: cmd.GrantConsent | cmd.RefuseConsent
 
 
 def _grant_consent(
-    s: ProcessState, c: ProcessConfig, x: cmd.GrantConsent, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.GrantConsent, on: BusinessDate
 ) -> list[ev.Event]:
     agency = _consent_answerable(s, x)
     return [
@@ -378,7 +400,7 @@ def _grant_consent(
 
 
 def _refuse_consent(
-    s: ProcessState, c: ProcessConfig, x: cmd.RefuseConsent, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.RefuseConsent, on: BusinessDate
 ) -> list[ev.Event]:
     agency = _consent_answerable(s, x)
     return [
@@ -387,21 +409,21 @@ def _refuse_consent(
 
 
 def _reschedule_mission(
-    s: ProcessState, c: ProcessConfig, x: cmd.RescheduleMission, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.RescheduleMission, on: BusinessDate
 ) -> list[ev.Event]:
     if s.stage == Stage.MISSION_IN_PROGRESS:
         # Under way only the end can move (extended or shortened), not into the past.
         started = s.mission.started_on
         _guard(
-            x.planned_start == started,
+            _within(x.planned_start, started),
             x.name,
             f"the mission is under way since {started}; planned_start must stay {started}",
             "planned_start",
         )
         _guard(
-            x.planned_end >= on,
+            x.planned_end >= on.earliest,
             x.name,
-            f"planned_end {x.planned_end.isoformat()} is before occurred_on {on.isoformat()}",
+            f"planned_end {x.planned_end.isoformat()} is before occurred_on {on}",
             "planned_end",
         )
     else:
@@ -417,7 +439,7 @@ def _reschedule_mission(
 
 
 def _start_mission(
-    s: ProcessState, c: ProcessConfig, x: cmd.StartMission, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.StartMission, on: BusinessDate
 ) -> list[ev.Event]:
     # Invariant 2, checked even though mission_ready implies it.
     _guard(s.instrument.signed, x.name, "no instrument has been signed")
@@ -431,7 +453,7 @@ def _start_mission(
 
 
 def _record_mission_meeting(
-    s: ProcessState, c: ProcessConfig, x: cmd.RecordMissionMeeting, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.RecordMissionMeeting, on: BusinessDate
 ) -> list[ev.Event]:
     _known(c, x.received_by, x.name, "received_by", parties=(NATIONAL_BODY,))
     return [
@@ -442,19 +464,19 @@ def _record_mission_meeting(
 
 
 def _complete_mission(
-    s: ProcessState, c: ProcessConfig, x: cmd.CompleteMission, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.CompleteMission, on: BusinessDate
 ) -> list[ev.Event]:
     started = s.mission.started_on
     _guard(
-        x.actual_start == started,
+        _within(x.actual_start, started),
         x.name,
         f"actual_start must be the date the mission started ({started})",
         "actual_start",
     )
     _guard(
-        x.actual_end <= on,
+        x.actual_end <= on.latest,
         x.name,
-        f"actual_end {x.actual_end.isoformat()} is after occurred_on {on.isoformat()}",
+        f"actual_end {x.actual_end.isoformat()} is after occurred_on {on}",
         "actual_end",
     )
     return [
@@ -471,14 +493,14 @@ def _complete_mission(
 # --- the report ------------------------------------------------------------------------
 
 
-def _review_requests(c: ProcessConfig, version: int, on: date) -> list[ev.Event]:
+def _review_requests(c: ProcessConfig, version: int, on: BusinessDate) -> list[ev.Event]:
     return [
         ev.ReviewRequested(occurred_on=on, agency=k, report_version=version) for k in c.reviewers
     ]
 
 
 def _deliver_report(
-    s: ProcessState, c: ProcessConfig, x: cmd.DeliverReport, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.DeliverReport, on: BusinessDate
 ) -> list[ev.Event]:
     channel = c.channel.key
     _guard(
@@ -498,7 +520,7 @@ def _deliver_report(
 
 
 def _submit_review(
-    s: ProcessState, c: ProcessConfig, x: cmd.SubmitReview, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.SubmitReview, on: BusinessDate
 ) -> list[ev.Event]:
     agency = x.actor.party
     _latest(s, x.name, x.report_version)
@@ -520,7 +542,7 @@ def _submit_review(
 
 
 def _submit_conclusions(
-    s: ProcessState, c: ProcessConfig, x: cmd.SubmitConclusions, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.SubmitConclusions, on: BusinessDate
 ) -> list[ev.Event]:
     _latest(s, x.name, x.report_version)
     waiting = s.report.awaited_reviews()
@@ -543,7 +565,7 @@ def _submit_conclusions(
 
 
 def _request_revision(
-    s: ProcessState, c: ProcessConfig, x: cmd.RequestRevision, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.RequestRevision, on: BusinessDate
 ) -> list[ev.Event]:
     _latest(s, x.name, x.report_version)
     used = s.report.revision_rounds
@@ -560,7 +582,7 @@ def _request_revision(
 
 
 def _revise_report(
-    s: ProcessState, c: ProcessConfig, x: cmd.ReviseReport, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.ReviseReport, on: BusinessDate
 ) -> list[ev.Event]:
     latest = s.report.version
     _guard(
@@ -574,7 +596,7 @@ def _revise_report(
 
 
 def _accept_report(
-    s: ProcessState, c: ProcessConfig, x: cmd.AcceptReport, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.AcceptReport, on: BusinessDate
 ) -> list[ev.Event]:
     _latest(s, x.name, x.report_version)
     _guard(
@@ -587,7 +609,7 @@ def _accept_report(
 
 
 def _hold_presentation(
-    s: ProcessState, c: ProcessConfig, x: cmd.HoldPresentation, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.HoldPresentation, on: BusinessDate
 ) -> list[ev.Event]:
     return [
         ev.PresentationHeld(
@@ -597,7 +619,7 @@ def _hold_presentation(
 
 
 def _clear_publication(
-    s: ProcessState, c: ProcessConfig, x: cmd.ClearPublication, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.ClearPublication, on: BusinessDate
 ) -> list[ev.Event]:
     party = x.actor.party
     _guard(
@@ -611,7 +633,7 @@ def _clear_publication(
 
 
 def _publish_report(
-    s: ProcessState, c: ProcessConfig, x: cmd.PublishReport, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.PublishReport, on: BusinessDate
 ) -> list[ev.Event]:
     missing = [p for p in (NATIONAL_BODY, PARTNER) if p not in s.report.clearances]
     _guard(not missing, x.name, f"publication not cleared by: {', '.join(missing)}")
@@ -623,20 +645,22 @@ def _publish_report(
 # --- whole process ---------------------------------------------------------------------
 
 
-def _suspend(s: ProcessState, c: ProcessConfig, x: cmd.Suspend, on: date) -> list[ev.Event]:
+def _suspend(s: ProcessState, c: ProcessConfig, x: cmd.Suspend, on: BusinessDate) -> list[ev.Event]:
     return [ev.ProcessSuspended(occurred_on=on, party=x.actor.party, reason=x.reason)]
 
 
-def _resume(s: ProcessState, c: ProcessConfig, x: cmd.Resume, on: date) -> list[ev.Event]:
+def _resume(s: ProcessState, c: ProcessConfig, x: cmd.Resume, on: BusinessDate) -> list[ev.Event]:
     return [ev.ProcessResumed(occurred_on=on, party=x.actor.party, reason=x.reason)]
 
 
-def _withdraw(s: ProcessState, c: ProcessConfig, x: cmd.Withdraw, on: date) -> list[ev.Event]:
+def _withdraw(
+    s: ProcessState, c: ProcessConfig, x: cmd.Withdraw, on: BusinessDate
+) -> list[ev.Event]:
     return [ev.ProcessWithdrawn(occurred_on=on, party=x.actor.party, reason=x.reason)]
 
 
 def _close_process(
-    s: ProcessState, c: ProcessConfig, x: cmd.CloseProcess, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.CloseProcess, on: BusinessDate
 ) -> list[ev.Event]:
     return [ev.ProcessClosed(occurred_on=on, summary=x.summary)]
 
@@ -651,7 +675,7 @@ def _targets(c: ProcessConfig, agency: str) -> tuple[str, ...]:
 
 
 def _consent_deadline(
-    s: ProcessState, c: ProcessConfig, x: cmd.ConsentDeadlineReached, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.ConsentDeadlineReached, on: BusinessDate
 ) -> list[ev.Event]:
     if s.stage != Stage.MISSION_PLANNING or x.tor_version != s.mission.tor_version:
         return []
@@ -671,7 +695,7 @@ def _consent_deadline(
 
 
 def _review_reminder(
-    s: ProcessState, c: ProcessConfig, x: cmd.ReviewReminderDue, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.ReviewReminderDue, on: BusinessDate
 ) -> list[ev.Event]:
     if s.stage != Stage.UNDER_REVIEW or x.report_version != s.report.version:
         return []
@@ -683,7 +707,7 @@ def _review_reminder(
 
 
 def _review_deadline(
-    s: ProcessState, c: ProcessConfig, x: cmd.ReviewDeadlineReached, on: date
+    s: ProcessState, c: ProcessConfig, x: cmd.ReviewDeadlineReached, on: BusinessDate
 ) -> list[ev.Event]:
     if s.stage != Stage.UNDER_REVIEW or x.report_version != s.report.version:
         return []
@@ -704,7 +728,9 @@ def _review_deadline(
     return out
 
 
-def _dormancy(s: ProcessState, c: ProcessConfig, x: cmd.DormancyDue, on: date) -> list[ev.Event]:
+def _dormancy(
+    s: ProcessState, c: ProcessConfig, x: cmd.DormancyDue, on: BusinessDate
+) -> list[ev.Event]:
     if s.stage not in DORMANT_FROM:
         return []
     after = c.durations.model_dump(mode="json")["dormancy_after"]  # ISO 8601, as configured

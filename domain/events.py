@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from domain.dates import BusinessDate
 from domain.parties import ProcessConfig, Signatory
 from domain.vocabulary import (
     AgencyKey,
@@ -41,7 +42,8 @@ class Event(BaseModel):
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
 
-    occurred_on: date
+    # The date as written (EDTF text in the stored data; a plain day reads as it always did).
+    occurred_on: BusinessDate
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from domain import events as ev
 from domain.corrections import appended, corrected_changes, entry
+from domain.dates import BusinessDate
 from domain.stages import Stage
 from domain.state import (
     Consent,
@@ -162,7 +163,7 @@ def _mission_completed(s: ProcessState, e: ev.MissionCompleted) -> Changes:
             mode=e.mode,
             coverage_gaps=e.coverage_gaps,
         ),
-        "dates": amend(s.dates, mission_end=e.actual_end),
+        "dates": amend(s.dates, mission_end=BusinessDate.of(e.actual_end)),
     }
 
 

@@ -56,6 +56,10 @@ class Actor(BaseModel):
     party: PartyKey
     role: Role
     name: Name | None = None
+    # The title as the source gives it ("Assistant to the President - Head of the Foreign
+    # Policy Department of the Presidential Administration"), beside the domain's `role`,
+    # which is what the rules check. Free text, shown wherever the person is.
+    title: Name | None = None
 
     @field_validator("role")
     @classmethod
@@ -73,9 +77,11 @@ class Actor(BaseModel):
 
 
 class Signatory(Actor):
-    """An official who signs an instrument, in their public role (the name is required)."""
+    """An official who signs an instrument, in their public role.
 
-    name: Name
+    The name is given whenever the source gives it; a signatory the source does not name
+    is recorded by party and role only, and the record says "not named" rather than
+    carrying a label in the name's place (DOMAIN.md, "Dates and sources")."""
 
 
 class PartyInfo(BaseModel):

@@ -21,6 +21,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel
 
+from domain.dates import BusinessDate
 from domain.state import ProcessState
 
 Json = Any
@@ -43,6 +44,8 @@ def load_state(data: Mapping[str, Json]) -> ProcessState:
 
 
 def _dump(value: Any) -> Json:
+    if isinstance(value, BusinessDate):  # a dataclass too, but stored as written
+        return value.text
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, BaseModel):
@@ -77,6 +80,11 @@ def _load(tp: Any, data: Json, path: str) -> Any:
         return _load(inner, data, path)
     if origin is Literal or tp is Any:
         return data
+    if tp is BusinessDate:
+        try:
+            return BusinessDate.parse(data)
+        except (TypeError, ValueError):
+            raise SnapshotError(f"{path}: not a business date") from None
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, Mapping):
             raise SnapshotError(f"{path}: expected an object")

@@ -13,6 +13,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
+from domain.dates import BusinessDate
 from domain.parties import ProcessConfig, Signatory
 from domain.stages import TERMINAL, Stage
 from domain.vocabulary import InstrumentType, Recommendation
@@ -75,7 +76,7 @@ class Instrument:
     type: InstrumentType | None = None
     draft_version: int = 0  # 0 = no draft proposed yet
     cleared_version: int | None = None
-    signed_on: date | None = None
+    signed_on: BusinessDate | None = None
     signed_place: str | None = None
     signatories: tuple[Signatory, ...] = ()
 
@@ -93,7 +94,7 @@ class Mission:
     agencies_to_meet: tuple[str, ...] = ()
     # Consent of each consent_required agency for the CURRENT ToR version only.
     consents: MappingProxyType[str, Consent] = field(default_factory=_no_entries)
-    started_on: date | None = None
+    started_on: BusinessDate | None = None
     actual_start: date | None = None
     actual_end: date | None = None
     mode: str | None = None
@@ -138,19 +139,19 @@ class Report:
 
 @dataclass(frozen=True)
 class KeyDates:
-    first_contact: date | None = None
-    opinion: date | None = None
-    negotiations_opened: date | None = None
-    signed: date | None = None
-    mission_start: date | None = None
-    mission_end: date | None = None
-    delivered: date | None = None
-    conclusions: date | None = None
-    accepted: date | None = None
-    presented: date | None = None
-    published: date | None = None
-    closed: date | None = None
-    withdrawn: date | None = None
+    first_contact: BusinessDate | None = None
+    opinion: BusinessDate | None = None
+    negotiations_opened: BusinessDate | None = None
+    signed: BusinessDate | None = None
+    mission_start: BusinessDate | None = None
+    mission_end: BusinessDate | None = None
+    delivered: BusinessDate | None = None
+    conclusions: BusinessDate | None = None
+    accepted: BusinessDate | None = None
+    presented: BusinessDate | None = None
+    published: BusinessDate | None = None
+    closed: BusinessDate | None = None
+    withdrawn: BusinessDate | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class Correction:
     event_type: str
     fields: MappingProxyType[str, Any]
     reason: str
-    on: date
+    on: BusinessDate
     with_versions: tuple[int, ...] = ()  # recorded with it: their date moved too
 
 
@@ -173,8 +174,8 @@ class ProcessState:
     dormant_from: Stage | None = None  # where re_engage returns to
     suspended_from: Stage | None = None  # where resume returns to
     suspended_by: str | None = None  # the party that suspended (only it may resume)
-    last_occurred_on: date | None = None  # latest business date (invariant 1)
-    stage_since: date | None = None  # business date the current stage began
+    last_occurred_on: BusinessDate | None = None  # latest business date (invariant 1)
+    stage_since: BusinessDate | None = None  # business date the current stage began
     version: int = 0  # number of events folded
     opinion: Opinion | None = None
     representative: str | None = None  # the channel's representative
@@ -182,7 +183,7 @@ class ProcessState:
     mission: Mission = Mission()
     report: Report = Report()
     dates: KeyDates = KeyDates()
-    # One compact entry per version, "EventType YYYY-MM-DD party", in chunks of 128
+    # One compact entry per version, "EventType <EDTF date> party", in chunks of 128
     # (domain/corrections.py): what `correct_record` checks, its issuer and its neighbours'
     # dates, without the events.
     entries: tuple[tuple[str, ...], ...] = ()

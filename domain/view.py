@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain import events as ev
 from domain.awaiting import Awaiting, awaiting
+from domain.dates import BusinessDate
 from domain.errors import DomainError
 from domain.parties import AgencyConfig, PartyInfo, ProcessConfig, Signatory
 from domain.stages import Stage
@@ -24,7 +25,7 @@ class InstrumentView(BaseModel):
     type: str | None
     draft_version: int
     cleared_version: int | None
-    signed_on: date | None
+    signed_on: BusinessDate | None
     signed_place: str | None
     signatories: tuple[Signatory, ...]
 
@@ -38,7 +39,7 @@ class MissionView(BaseModel):
     agencies_to_meet: tuple[str, ...]
     consents: dict[str, str]  # agency -> pending/granted/refused/overdue
     escalated_consents: tuple[str, ...]
-    started_on: date | None
+    started_on: BusinessDate | None
     actual_start: date | None
     actual_end: date | None
     mode: str | None
@@ -68,7 +69,7 @@ class CorrectionView(BaseModel):
     event_type: str
     fields: dict[str, Any]  # field -> corrected value (JSON form)
     reason: str
-    corrected_on: date
+    corrected_on: BusinessDate
     with_versions: tuple[int, ...] = ()  # recorded with it by the same command: dates moved
 
 
@@ -92,15 +93,15 @@ class ProcessView(BaseModel):
     pending_reviews: tuple[str, ...]
     pending_agencies: tuple[str, ...]
     awaiting: tuple[Awaiting, ...]  # every party awaited, with the command and since when
-    stage_since: date | None
-    key_dates: dict[str, date | None]
+    stage_since: BusinessDate | None
+    key_dates: dict[str, BusinessDate | None]
     report_version: int
     instrument: InstrumentView
     mission: MissionView
     report: ReportView
     revision_rounds: int
     max_revisions: int
-    last_occurred_on: date | None
+    last_occurred_on: BusinessDate | None
     version: int
     corrections: tuple[CorrectionView, ...] = ()  # the values above are the corrected ones
 

@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import Event, ProcessState, Stage
+from domain.dates import BusinessDate
 from domain.stages import DORMANT_FROM
 
 DAY = 86400.0
@@ -62,13 +63,14 @@ class Clock(BaseModel):
     def running(self) -> bool:
         return self.due_at is not None
 
-    def fire_date(self, last: date | None, today: date) -> date:
+    def fire_date(self, last: BusinessDate | None, today: date) -> date:
         """The business date of this firing: its period's end, never before the process's
-        latest date nor after today (a fact is recorded once it has happened)."""
+        latest date (its earliest possible day, as invariant 1 compares) nor after today
+        (a fact is recorded once it has happened)."""
         elapsed = timedelta(days=int(self.period * (self.periods_done + 1) // DAY))
         on = self.armed_on + elapsed
-        if last is not None and on < last:
-            on = last
+        if last is not None and on < last.earliest:
+            on = last.earliest
         return min(on, today)
 
 
@@ -112,7 +114,10 @@ def reconcile(
     if state.stage == Stage.SUSPENDED:
         return {k: _stopped(c, now) for k, c in clocks.items()}
     activity = any(e.event_type not in _NOT_ACTIVITY for e in events)
-    armed_on = state.last_occurred_on or datetime.fromtimestamp(now, UTC).date()
+    # A clock counts from the latest possible day of the date that armed it (a fact dated
+    # "2021" may have happened on 2021-12-31: its deadline cannot run out before then).
+    last = state.last_occurred_on
+    armed_on = last.latest if last is not None else datetime.fromtimestamp(now, UTC).date()
     out: dict[str, Clock] = {}
     for key, (command, fields, period) in wanted(state).items():
         clock = clocks.get(key)

@@ -35,6 +35,7 @@ from temporalio.testing import WorkflowEnvironment
 from cli.session import Session
 from domain import MESSAGE_LIMIT, ProcessConfig, encode_event
 from domain import events as ev
+from domain.dates import BusinessDate
 from store import EventMetadata, EventStore, NewEvent
 from store.projections import Projections
 from tests.actor_keys import token_for
@@ -247,10 +248,14 @@ async def test_the_cli_escapes_recorded_control_and_bidi_characters(
         json.dumps(process_block(process_id) | {"country": "Azer\u202ebaijan"})
     )
     facts: list[ev.Event] = [
-        ev.ProcessOpened(occurred_on=date(2018, 5, 17), process=config),
-        ev.ContactLogged(occurred_on=date(2018, 5, 18), venue="The Hague\x1b[31m", summary=HOSTILE),
+        ev.ProcessOpened(occurred_on=BusinessDate.of(date(2018, 5, 17)), process=config),
+        ev.ContactLogged(
+            occurred_on=BusinessDate.of(date(2018, 5, 18)),
+            venue="The Hague\x1b[31m",
+            summary=HOSTILE,
+        ),
         ev.MeetingRecorded(
-            occurred_on=date(2018, 6, 1),
+            occurred_on=BusinessDate.of(date(2018, 6, 1)),
             format="online",
             location="Baku\r\x1b[K",
             initiator="national_body",
@@ -266,7 +271,7 @@ async def test_the_cli_escapes_recorded_control_and_bidi_characters(
                 event_type=event_type,
                 schema_version=schema_version,
                 data=data,
-                metadata=EventMetadata(occurred_on=fact.occurred_on, actor=NB_CHAIR),
+                metadata=EventMetadata(occurred_on=fact.occurred_on.text, actor=NB_CHAIR),
             )
         )
     appended = await store.append(workflow_id, 0, new)

@@ -230,7 +230,7 @@ class Target:
     @property
     def last(self) -> date:
         assert self.state.last_occurred_on is not None
-        return self.state.last_occurred_on
+        return self.state.last_occurred_on.earliest
 
 
 async def history_length(client: Client, workflow_id: str) -> int:

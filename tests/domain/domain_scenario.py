@@ -23,6 +23,7 @@ from domain import (
     initial_state,
     parse_command,
 )
+from domain.dates import BusinessDate
 
 Json = dict[str, Any]
 
@@ -89,8 +90,8 @@ SIGNATORIES: list[Json] = [
 ]
 
 
-def command(name: str, who: Json, on: date, **fields: Any) -> Command:
-    payload = {"actor": who, "occurred_on": on.isoformat(), **fields}
+def command(name: str, who: Json, on: date | BusinessDate, **fields: Any) -> Command:
+    payload = {"actor": who, "occurred_on": str(on), **fields}
     return parse_command(name, payload, include_system=True)
 
 
@@ -108,10 +109,17 @@ class Run:
         self.today += timedelta(days=days)
         return self.today
 
-    def do(self, name: str, who: Json, on: date | None = None, **fields: Any) -> list[Event]:
-        if on is not None:
-            self.today = on
-        issued = command(name, who, self.today, **fields)
+    def do(
+        self, name: str, who: Json, on: date | BusinessDate | None = None, **fields: Any
+    ) -> list[Event]:
+        """Issue `name` on `on` (a day, or a date as a source writes it; the run's clock then
+        moves to its latest possible day) or on the run's current day."""
+        written: date | BusinessDate = self.today
+        if isinstance(on, BusinessDate):
+            written, self.today = on, on.latest
+        elif on is not None:
+            written = self.today = on
+        issued = command(name, who, written, **fields)
         emitted = decide(self.state, issued)
         # With the issuing party, as the workflow and the store fold (correct_record's rule).
         self.state = fold(emitted, self.state, by=[issued.actor.party] * len(emitted))

@@ -11,6 +11,7 @@ import pytest
 
 from domain import DomainError, Stage, decide, decode_event, encode_event, fold, process_view
 from domain.corrections import ENTRIES_PER_CHUNK, all_entries, entry_at, entry_count
+from domain.dates import BusinessDate
 from domain.events import RecordCorrected
 from tests.domain.domain_scenario import (
     CHAIR,
@@ -48,7 +49,7 @@ def test_the_issuing_party_corrects_a_date_and_the_state_shows_it() -> None:
     )
     assert events == [
         RecordCorrected(
-            occurred_on=on,
+            occurred_on=BusinessDate.of(on),
             corrected_version=version,
             corrected_type="MissionStarted",
             fields={"occurred_on": corrected.isoformat()},
@@ -344,7 +345,7 @@ def test_a_mission_cannot_end_before_it_started() -> None:
         "correct_record",
         POLICY_DIRECTOR,
         version=version,
-        fields={"actual_end": (start - timedelta(days=1)).isoformat()},
+        fields={"actual_end": (start.earliest - timedelta(days=1)).isoformat()},
         reason="r",
     )
     assert err.field == "fields.actual_end"

@@ -21,6 +21,7 @@ from domain import (
     Stage,
     decide,
 )
+from domain.dates import BusinessDate
 from domain.state import amend, frozen_map
 from tests.domain.domain_scenario import (
     AGENCIES,
@@ -59,7 +60,7 @@ def test_propose_mission_asks_every_consent_agency() -> None:
     events = run.do("propose_mission", POLICY_DIRECTOR, **fields)
     assert events == [
         MissionProposed(
-            occurred_on=run.today,
+            occurred_on=BusinessDate.of(run.today),
             tor_version=1,
             planned_start=date.fromisoformat(fields["planned_start"]),
             planned_end=date.fromisoformat(fields["planned_end"]),
@@ -79,7 +80,10 @@ def test_all_consents_make_the_mission_ready() -> None:
     events = run.do("grant_consent", MFA_HEAD, tor_version=1, conditions=["no site visits"])
     assert events == [
         ConsentGranted(
-            occurred_on=run.today, agency="mfa", tor_version=1, conditions=("no site visits",)
+            occurred_on=BusinessDate.of(run.today),
+            agency="mfa",
+            tor_version=1,
+            conditions=("no site visits",),
         )
     ]
     assert run.stage() == Stage.MISSION_PLANNING
@@ -113,7 +117,7 @@ def test_refusal_then_rescoped_tor_and_fresh_consents() -> None:
     events = run.do("refuse_consent", SSS_HEAD, tor_version=1, reason="scope too wide")
     assert events == [
         ConsentRefused(
-            occurred_on=run.today,
+            occurred_on=BusinessDate.of(run.today),
             agency="state_security_service",
             tor_version=1,
             reason="scope too wide",
@@ -152,9 +156,11 @@ def test_consent_deadline_marks_overdue_and_escalates() -> None:
     run.do("grant_consent", MFA_HEAD, tor_version=1)
     events = run.do("consent_deadline_reached", SYSTEM, tor_version=1)
     assert events == [
-        ConsentOverdue(occurred_on=run.today, agency="state_security_service", tor_version=1),
+        ConsentOverdue(
+            occurred_on=BusinessDate.of(run.today), agency="state_security_service", tor_version=1
+        ),
         Escalated(
-            occurred_on=run.today,
+            occurred_on=BusinessDate.of(run.today),
             agency="state_security_service",
             matter="consent",
             version=1,
@@ -219,7 +225,7 @@ def test_reschedule_before_and_during_the_mission() -> None:
     events = run.do("reschedule_mission", CHAIR, **later)
     assert events == [
         MissionRescheduled(
-            occurred_on=run.today,
+            occurred_on=BusinessDate.of(run.today),
             planned_start=date(2020, 6, 5),
             planned_end=date(2020, 6, 16),
             reason="elections",
@@ -235,12 +241,15 @@ def test_reschedule_before_and_during_the_mission() -> None:
     going = run_to(Stage.MISSION_IN_PROGRESS)
     start = going.state.mission.started_on
     assert start is not None
-    shorter: Json = {"planned_start": start.isoformat(), "planned_end": going.today.isoformat()}
+    shorter: Json = {
+        "planned_start": start.earliest.isoformat(),
+        "planned_end": going.today.isoformat(),
+    }
     going.do("reschedule_mission", PROGRAM_MANAGER, **shorter, reason="shortened")
     moved: Json = {"planned_start": going.today.isoformat(), "planned_end": going.today.isoformat()}
     error = going.rejects("guard_failed", "reschedule_mission", DG, **moved, reason="x")
     assert error.field == "planned_start"
-    ended: Json = shorter | {"planned_end": start.isoformat()}
+    ended: Json = shorter | {"planned_end": start.earliest.isoformat()}
     going.rejects("guard_failed", "reschedule_mission", DG, **ended, reason="x")
     run_to(Stage.INSTRUMENT_SIGNED).rejects("wrong_stage", "reschedule_mission", DG, **later)
 
@@ -249,7 +258,7 @@ def test_start_record_and_complete_mission() -> None:
     run = run_to(Stage.MISSION_READY)
     run.rejects("not_allowed", "start_mission", CHAIR)
     events = run.do("start_mission", MISSION_MEMBER)
-    assert events == [MissionStarted(occurred_on=run.today, tor_version=1)]
+    assert events == [MissionStarted(occurred_on=BusinessDate.of(run.today), tor_version=1)]
     assert run.stage() == Stage.MISSION_IN_PROGRESS
     started = run.today
     run.do("record_mission_meeting", SECRETARY, on=run.tick(), received_by=["national_body"])
@@ -279,7 +288,7 @@ def test_start_record_and_complete_mission() -> None:
     events = run.do("complete_mission", DG, **done, coverage_gaps=["Region X not visited"])
     assert events == [
         MissionCompleted(
-            occurred_on=end,
+            occurred_on=BusinessDate.of(end),
             actual_start=started,
             actual_end=end,
             mode="remote",
@@ -287,7 +296,10 @@ def test_start_record_and_complete_mission() -> None:
         )
     ]
     assert run.stage() == Stage.MISSION_COMPLETED
-    assert (run.state.dates.mission_start, run.state.dates.mission_end) == (started, end)
+    assert (run.state.dates.mission_start, run.state.dates.mission_end) == (
+        BusinessDate.of(started),
+        BusinessDate.of(end),
+    )
     run.rejects("wrong_stage", "record_mission_meeting", DG, received_by=["mfa"])
 
 

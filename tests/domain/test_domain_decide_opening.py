@@ -18,6 +18,7 @@ from domain import (
     RepresentativeAssigned,
     Stage,
 )
+from domain.dates import BusinessDate
 from tests.domain.domain_scenario import (
     CHAIR,
     CONFIG,
@@ -71,7 +72,7 @@ def test_log_contact_moves_to_options_review_and_may_repeat() -> None:
     events = run.do("log_contact", MFA_REP, **CONTACT)
     assert events == [
         ContactLogged(
-            occurred_on=first,
+            occurred_on=BusinessDate.of(first),
             venue="The Hague",
             modalities=("membership", "bilateral_agreement"),
         )
@@ -99,13 +100,17 @@ def test_opinion_then_representative_opens_negotiations() -> None:
     run = run_to(Stage.OPTIONS_REVIEW)
     events = run.do("submit_opinion", SECRETARY, recommendation="negotiate", conditions=["c"])
     assert events == [
-        OpinionSubmitted(occurred_on=run.today, recommendation="negotiate", conditions=("c",))
+        OpinionSubmitted(
+            occurred_on=BusinessDate.of(run.today), recommendation="negotiate", conditions=("c",)
+        )
     ]
     assert run.stage() == Stage.OPTIONS_REVIEW
     events = run.do("assign_representative", MFA_HEAD, on=run.tick(), representative="R. Aliyev")
     assert events == [
-        RepresentativeAssigned(occurred_on=run.today, agency="mfa", representative="R. Aliyev"),
-        NegotiationsOpened(occurred_on=run.today),
+        RepresentativeAssigned(
+            occurred_on=BusinessDate.of(run.today), agency="mfa", representative="R. Aliyev"
+        ),
+        NegotiationsOpened(occurred_on=BusinessDate.of(run.today)),
     ]
     assert run.stage() == Stage.NEGOTIATING
     assert run.state.dates.negotiations_opened == run.today
@@ -176,7 +181,7 @@ def test_record_meeting() -> None:
     )
     assert events == [
         MeetingRecorded(
-            occurred_on=run.today,
+            occurred_on=BusinessDate.of(run.today),
             format="online",
             agencies_present=("presidential_administration", "mfa", "state_security_service"),
             initiator="partner",
@@ -212,7 +217,9 @@ def test_mark_dormant_and_re_engage_return_to_the_stage_left() -> None:
     for stage in (Stage.OPTIONS_REVIEW, Stage.NEGOTIATING):
         run = run_to(stage)
         events = run.do("mark_dormant", CHAIR, reason="no progress")
-        assert events == [ProcessWentDormant(occurred_on=run.today, reason="no progress")]
+        assert events == [
+            ProcessWentDormant(occurred_on=BusinessDate.of(run.today), reason="no progress")
+        ]
         assert run.stage() == Stage.DORMANT
         assert run.state.dormant_from == stage
         run.rejects("wrong_stage", "record_meeting", CHAIR, format="online", initiator="partner")
@@ -220,7 +227,10 @@ def test_mark_dormant_and_re_engage_return_to_the_stage_left() -> None:
             "re_engage", PA_HEAD, on=date(2021, 3, 1), initiator="presidential_administration"
         )
         assert events == [
-            ProcessReengaged(occurred_on=date(2021, 3, 1), initiator="presidential_administration")
+            ProcessReengaged(
+                occurred_on=BusinessDate.of(date(2021, 3, 1)),
+                initiator="presidential_administration",
+            )
         ]
         assert run.stage() == stage
         assert run.state.dormant_from is None
@@ -248,10 +258,12 @@ def test_propose_clear_and_sign_instrument() -> None:
         "propose_instrument", POLICY_DIRECTOR, type="protocol_of_intent", draft_version=1
     )
     assert events == [
-        InstrumentProposed(occurred_on=run.today, type="protocol_of_intent", draft_version=1)
+        InstrumentProposed(
+            occurred_on=BusinessDate.of(run.today), type="protocol_of_intent", draft_version=1
+        )
     ]
     assert run.do("clear_instrument", MFA_REP, draft_version=1) == [
-        InstrumentCleared(occurred_on=run.today, agency="mfa", draft_version=1)
+        InstrumentCleared(occurred_on=BusinessDate.of(run.today), agency="mfa", draft_version=1)
     ]
     events = run.do(
         "sign_instrument", CHAIR, draft_version=1, place="Baku", signatories=SIGNATORIES
@@ -311,13 +323,13 @@ def test_out_of_order_dates_rejected_equal_dates_accepted() -> None:
     run = run_to(Stage.NEGOTIATING)
     last = run.state.last_occurred_on
     assert last is not None
-    yesterday = last - timedelta(days=1)
+    yesterday = last.earliest - timedelta(days=1)
     error = run.rejects(
         "out_of_order", "propose_instrument", DG, on=yesterday, type="mou", draft_version=1
     )
     assert error.field == "occurred_on"
     assert "never go backwards" in error.message
-    run.do("propose_instrument", DG, on=last, type="mou", draft_version=1)
+    run.do("propose_instrument", DG, on=last.earliest, type="mou", draft_version=1)
 
 
 def test_check_order_terminal_policy_stage_date_guard() -> None:

@@ -28,6 +28,7 @@ from domain import (
     RevisionRequested,
     Stage,
 )
+from domain.dates import BusinessDate
 from tests.domain.domain_scenario import (
     AGENCIES,
     CHAIR,
@@ -76,9 +77,11 @@ def test_deliver_report_requests_every_review() -> None:
     events = run.do("deliver_report", POLICY_DIRECTOR, **REPORT)
     on = run.today
     assert events == [
-        ReportDelivered(occurred_on=on, **REPORT),
-        ReviewRequested(occurred_on=on, agency="mfa", report_version=1),
-        ReviewRequested(occurred_on=on, agency="state_security_service", report_version=1),
+        ReportDelivered(occurred_on=BusinessDate.of(on), **REPORT),
+        ReviewRequested(occurred_on=BusinessDate.of(on), agency="mfa", report_version=1),
+        ReviewRequested(
+            occurred_on=BusinessDate.of(on), agency="state_security_service", report_version=1
+        ),
     ]
     assert run.stage() == Stage.UNDER_REVIEW
     assert run.state.report.reviews_with("pending") == ("mfa", "state_security_service")
@@ -109,7 +112,7 @@ def test_reviews_then_conclusions() -> None:
     events = run.do("submit_review", SSS_HEAD, **review())
     assert events == [
         ReviewSubmitted(
-            occurred_on=run.today,
+            occurred_on=BusinessDate.of(run.today),
             agency="state_security_service",
             report_version=1,
             conclusions="Agreed with proposals.",
@@ -124,7 +127,10 @@ def test_reviews_then_conclusions() -> None:
     events = run.do("submit_conclusions", MFA_REP, report_version=1, summary="Consolidated.")
     assert events == [
         ConclusionsSubmitted(
-            occurred_on=run.today, agency="mfa", report_version=1, summary="Consolidated."
+            occurred_on=BusinessDate.of(run.today),
+            agency="mfa",
+            report_version=1,
+            summary="Consolidated.",
         )
     ]
     assert run.stage() == Stage.CONCLUSIONS_SUBMITTED
@@ -151,15 +157,23 @@ def test_review_timers_reminders_overdue_escalation_and_conclusions_without_it()
     run.do("submit_review", MFA_REP, **review())
     events = run.do("review_reminder_due", SYSTEM, report_version=1)
     assert events == [
-        ReviewReminderSent(occurred_on=run.today, agency="state_security_service", report_version=1)
+        ReviewReminderSent(
+            occurred_on=BusinessDate.of(run.today),
+            agency="state_security_service",
+            report_version=1,
+        )
     ]
     assert run.state.report.reviews["state_security_service"].reminders == 1
     assert run.do("review_reminder_due", SYSTEM, report_version=9) == []
     events = run.do("review_deadline_reached", SYSTEM, report_version=1)
     assert events == [
-        ReviewOverdue(occurred_on=run.today, agency="state_security_service", report_version=1),
+        ReviewOverdue(
+            occurred_on=BusinessDate.of(run.today),
+            agency="state_security_service",
+            report_version=1,
+        ),
         Escalated(
-            occurred_on=run.today,
+            occurred_on=BusinessDate.of(run.today),
             agency="state_security_service",
             matter="review",
             version=1,
@@ -173,7 +187,7 @@ def test_review_timers_reminders_overdue_escalation_and_conclusions_without_it()
     ]
     events = run.do("submit_conclusions", MFA_HEAD, report_version=1)
     assert events[0] == ConclusionsSubmitted(
-        occurred_on=run.today,
+        occurred_on=BusinessDate.of(run.today),
         agency="mfa",
         report_version=1,
         missing_reviews=("state_security_service",),
@@ -196,7 +210,10 @@ def test_revision_round_and_re_review() -> None:
     events = run.do("request_revision", CHAIR, report_version=1, points=["Add annex", "Fix data"])
     assert events == [
         RevisionRequested(
-            occurred_on=run.today, report_version=1, points=("Add annex", "Fix data"), round=1
+            occurred_on=BusinessDate.of(run.today),
+            report_version=1,
+            points=("Add annex", "Fix data"),
+            round=1,
         )
     ]
     assert run.stage() == Stage.REVISION
@@ -205,9 +222,11 @@ def test_revision_round_and_re_review() -> None:
     events = run.do("revise_report", DG, version=2, changes="Annex added.")
     on = run.today
     assert events == [
-        ReportRevised(occurred_on=on, version=2, changes="Annex added."),
-        ReviewRequested(occurred_on=on, agency="mfa", report_version=2),
-        ReviewRequested(occurred_on=on, agency="state_security_service", report_version=2),
+        ReportRevised(occurred_on=BusinessDate.of(on), version=2, changes="Annex added."),
+        ReviewRequested(occurred_on=BusinessDate.of(on), agency="mfa", report_version=2),
+        ReviewRequested(
+            occurred_on=BusinessDate.of(on), agency="state_security_service", report_version=2
+        ),
     ]
     assert run.stage() == Stage.UNDER_REVIEW
     assert run.state.report.version == 2
@@ -229,7 +248,7 @@ def test_accept_report() -> None:
     run.rejects("not_allowed", "accept_report", SECRETARY, report_version=1)
     run.rejects("guard_failed", "accept_report", CHAIR, report_version=2)
     assert run.do("accept_report", CHAIR, report_version=1) == [
-        ReportAccepted(occurred_on=run.today, report_version=1)
+        ReportAccepted(occurred_on=BusinessDate.of(run.today), report_version=1)
     ]
     assert run.stage() == Stage.ACCEPTED
     run_to(Stage.UNDER_REVIEW).rejects("wrong_stage", "accept_report", CHAIR, report_version=1)
@@ -255,14 +274,18 @@ def test_presentation_publication_and_close() -> None:
     )
     assert events == [
         PresentationHeld(
-            occurred_on=date(2025, 3, 10), venue="Baku", attendee_categories=("media", "NGOs")
+            occurred_on=BusinessDate.of(date(2025, 3, 10)),
+            venue="Baku",
+            attendee_categories=("media", "NGOs"),
         )
     ]
     assert run.stage() == Stage.PRESENTED
     run.rejects("not_allowed", "clear_publication", MFA_HEAD)
     run.rejects("not_allowed", "clear_publication", SECRETARY)
     assert run.do("clear_publication", CHAIR) == [
-        PublicationCleared(occurred_on=run.today, party="national_body", report_version=1)
+        PublicationCleared(
+            occurred_on=BusinessDate.of(run.today), party="national_body", report_version=1
+        )
     ]
     run.rejects("guard_failed", "clear_publication", CHAIR)
     error = run.rejects("guard_failed", "publish_report", SECRETARY, languages=["en"])
@@ -271,13 +294,15 @@ def test_presentation_publication_and_close() -> None:
     run.rejects("not_allowed", "publish_report", DG, languages=["en"])
     run.rejects("invalid_input", "publish_report", CHAIR, languages=["english"])
     assert run.do("publish_report", CHAIR, languages=["en", "az"]) == [
-        ReportPublished(occurred_on=run.today, report_version=1, languages=("en", "az"))
+        ReportPublished(
+            occurred_on=BusinessDate.of(run.today), report_version=1, languages=("en", "az")
+        )
     ]
     assert run.stage() == Stage.PUBLISHED
     assert run.state.report.classification == "public"
     run.rejects("not_allowed", "close_process", SECRETARY)
     assert run.do("close_process", CHAIR, summary="Done.") == [
-        ProcessClosed(occurred_on=run.today, summary="Done.")
+        ProcessClosed(occurred_on=BusinessDate.of(run.today), summary="Done.")
     ]
     assert run.stage() == Stage.CLOSED
     run.rejects("terminal", "withdraw", CHAIR, reason="late")
@@ -301,7 +326,9 @@ def test_suspend_and_resume_return_to_the_stage_left() -> None:
     run.rejects("not_allowed", "suspend", MFA_HEAD, reason="x")
     run.rejects("wrong_stage", "resume", CHAIR)
     events = run.do("suspend", DG, reason="funding")
-    assert events == [ProcessSuspended(occurred_on=run.today, party="partner", reason="funding")]
+    assert events == [
+        ProcessSuspended(occurred_on=BusinessDate.of(run.today), party="partner", reason="funding")
+    ]
     assert (run.stage(), run.state.suspended_from) == (Stage.SUSPENDED, Stage.UNDER_REVIEW)
     run.rejects("wrong_stage", "submit_review", MFA_HEAD, **review())
     run.rejects("wrong_stage", "suspend", CHAIR, reason="again")
@@ -309,7 +336,7 @@ def test_suspend_and_resume_return_to_the_stage_left() -> None:
     error = run.rejects("not_allowed", "resume", CHAIR)
     assert "only the party that suspended (partner)" in error.message
     assert run.do("resume", DG, reason="funded") == [
-        ProcessResumed(occurred_on=run.today, party="partner", reason="funded")
+        ProcessResumed(occurred_on=BusinessDate.of(run.today), party="partner", reason="funded")
     ]
     assert run.stage() == Stage.UNDER_REVIEW
     assert run.state.suspended_from is None
@@ -334,7 +361,9 @@ def test_withdraw_from_any_open_stage(stage: Stage) -> None:
     run.rejects("not_allowed", "withdraw", MFA_HEAD, reason="x")
     run.rejects("invalid_input", "withdraw", DG, reason="")
     assert run.do("withdraw", DG, reason="mandate ended") == [
-        ProcessWithdrawn(occurred_on=run.today, party="partner", reason="mandate ended")
+        ProcessWithdrawn(
+            occurred_on=BusinessDate.of(run.today), party="partner", reason="mandate ended"
+        )
     ]
     assert run.stage() == Stage.WITHDRAWN
     assert run.state.dates.withdrawn == run.today
@@ -356,7 +385,7 @@ def test_review_timers_for_one_reviewer_branch() -> None:
     """The review child reports per reviewer; only that reviewer is reminded or overdue."""
     run = run_to(Stage.UNDER_REVIEW)
     assert run.do("review_reminder_due", SYSTEM, report_version=1, agency="mfa") == [
-        ReviewReminderSent(occurred_on=run.today, agency="mfa", report_version=1)
+        ReviewReminderSent(occurred_on=BusinessDate.of(run.today), agency="mfa", report_version=1)
     ]
     run.do("submit_review", MFA_REP, **review())
     assert run.do("review_reminder_due", SYSTEM, report_version=1, agency="mfa") == []
@@ -367,5 +396,5 @@ def test_review_timers_for_one_reviewer_branch() -> None:
     )
     assert run.types(events) == ["ReviewOverdue", "Escalated"]
     assert events[0] == ReviewOverdue(
-        occurred_on=run.today, agency="state_security_service", report_version=1
+        occurred_on=BusinessDate.of(run.today), agency="state_security_service", report_version=1
     )

@@ -52,7 +52,7 @@ class Recorder:
                     event_type=event_type,
                     schema_version=schema_version,
                     data=data,
-                    metadata=EventMetadata(occurred_on=event.occurred_on, actor=actor),
+                    metadata=EventMetadata(occurred_on=event.occurred_on.text, actor=actor),
                     recorded_at=datetime(2026, 1, 5, 9, 30, tzinfo=UTC),
                     content_digest=bytes(32),
                     prev_hash=bytes(32),

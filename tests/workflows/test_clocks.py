@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from domain import Event, Stage
+from domain.dates import BusinessDate
 from tests.domain.domain_scenario import CHAIR, DG, MFA_HEAD, SSS_HEAD, Run, run_to
 from workflows import clocks
 from workflows.clocks import Clock
@@ -23,6 +24,32 @@ def test_a_proposed_mission_arms_the_consent_deadline_for_its_full_period() -> N
     period = run.state.config.durations.consent_deadline.total_seconds()  # type: ignore[union-attr]
     assert (consent.command, consent.due_at) == ("consent_deadline_reached", 1000.0 + period)
     assert consent.armed_on == run.state.last_occurred_on
+
+
+def test_a_clock_armed_by_an_imprecise_date_counts_from_its_latest_possible_day() -> None:
+    run = run_to(Stage.INSTRUMENT_SIGNED)
+    last = run.state.last_occurred_on
+    assert last is not None
+    year = str(last.earliest.year + 1)
+    # Proposed "in <year>": the consent deadline cannot have started before its last day.
+    run.do("propose_mission", DG, on=BusinessDate.parse(year), **_mission(year))
+    consent = step(run, {}, 1000.0, [])["consent/1"]
+    assert consent.armed_on == date(int(year), 12, 31)
+    # Fired later, it is dated no earlier than the proposal's earliest day, never the future.
+    assert consent.fire_date(run.state.last_occurred_on, date(int(year), 3, 1)) == date(
+        int(year), 3, 1
+    )
+
+
+def _mission(year: str) -> dict[str, object]:
+    return {
+        "tor_version": 1,
+        "planned_start": f"{year}-12-31",
+        "planned_end": f"{year}-12-31",
+        "team": ["A"],
+        "agencies_to_meet": ["mfa"],
+        "purpose": "Evaluation",
+    }
 
 
 def test_a_clock_the_state_no_longer_wants_is_dropped() -> None:
@@ -111,7 +138,12 @@ def test_a_fire_date_is_never_after_today_nor_before_the_last_date() -> None:
     )
     assert clock.fire_date(None, date(2027, 6, 1)) == date(2027, 1, 30)
     assert clock.fire_date(None, date(2026, 12, 4)) == date(2026, 12, 4)  # not the future
-    assert clock.fire_date(date(2027, 3, 1), date(2027, 6, 1)) == date(2027, 3, 1)
+    assert clock.fire_date(BusinessDate.parse("2027-03-01"), date(2027, 6, 1)) == date(2027, 3, 1)
+    # After an imprecise date, never before its earliest possible day (invariant 1's bound).
+    assert clock.fire_date(BusinessDate.parse("2027-03~"), date(2027, 6, 1)) == date(2027, 3, 1)
+    assert clock.fire_date(BusinessDate.parse("2026-12/2027-04"), date(2027, 6, 1)) == date(
+        2027, 1, 30
+    )
     # Durations of seconds (tests, scenario replays): the date it was armed on.
     short = clock.model_copy(update={"period": 2.0})
     assert short.fire_date(None, date(2027, 6, 1)) == date(2026, 11, 1)

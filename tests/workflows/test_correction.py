@@ -66,7 +66,7 @@ async def test_a_corrected_mission_start_shows_everywhere(
 
     events = await store.read_stream(p.workflow_id)
     original = next(e for e in events if e.version == version)
-    assert original.metadata.occurred_on.isoformat() == "2023-06-20"  # the store's is kept
+    assert original.metadata.occurred_on == "2023-06-20"  # the store's is kept
     assert original.data["occurred_on"] == "2023-06-20"
     report = build_report(events)
     entries = [
