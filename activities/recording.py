@@ -8,6 +8,8 @@ append; they are rebuildable, so a crash between the two is repaired by the retr
 
 from __future__ import annotations
 
+import time
+
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -46,16 +48,25 @@ class ProcessRecorder:
             )
             for e in request.events
         ]
+        started, outcome = time.perf_counter(), "error"
         try:
             result = await self._store.append(request.stream_id, request.expected_version, events)
+            outcome = "already_recorded" if result.already_recorded else "appended"
         except ConcurrencyConflict as err:
+            outcome = "conflict"
             raise ApplicationError(
                 str(err), type="ConcurrencyConflict", non_retryable=True
             ) from err
         except IdempotencyConflict as err:
+            outcome = "conflict"
             raise ApplicationError(
                 str(err), type="IdempotencyConflict", non_retryable=True
             ) from err
+        finally:
+            # workers/metrics.py: APPEND_LATENCY, its buckets set with the exporter.
+            activity.metric_meter().create_histogram_float(
+                "accord_event_append_latency_seconds", "the store's append, by outcome", "s"
+            ).record(time.perf_counter() - started, {"outcome": outcome})
         await self._projections.refresh(request.stream_id)
         activity.logger.info(
             "events recorded",

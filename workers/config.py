@@ -17,6 +17,8 @@
 | `ACCORD_ACTOR_KEYS` / `..._FILE` | actor token keys `kid:base64,...` | the local ring |
 | `ACCORD_TOKEN_MAX_LIFETIME` | longest token lifetime (exp - iat) accepted and minted | `PT1H` |
 | `ACCORD_ACTOR_TOKEN` | a fixed actor token, sent instead of minting one | unset |
+| `ACCORD_METRICS_BIND` | host:port of the Prometheus endpoint (workers/metrics.py) | unset: none |
+| `ACCORD_FEED_LAG_INTERVAL` | seconds between feed-lag samples | 15 |
 
 Actor tokens are always required: a worker checks every command's token and refuses to
 start without actor keys. The keys are `ACCORD_ACTOR_KEYS(_FILE)`, or, when no cluster
@@ -45,6 +47,7 @@ import structlog
 from temporalio.client import Client, Interceptor, TLSConfig
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile
+from temporalio.runtime import Runtime
 
 from security.actor_binding import ActorBinding
 from security.actor_token import DEFAULT_MAX_LIFETIME, actor_keys_for_host, max_lifetime_from_env
@@ -143,9 +146,11 @@ class TemporalSettings:
             )
         ]
 
-    async def connect(self) -> Client:
+    async def connect(self, runtime: Runtime | None = None) -> Client:
+        """The client; with `runtime`, on that runtime (the worker's metrics exporter)."""
         return await Client.connect(
             self.address,
+            runtime=runtime,
             namespace=self.namespace,
             data_converter=self.data_converter(),
             interceptors=self.interceptors(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from activities.recording import ProcessRecorder
 from store import EventStore
 from store.embedded import database_url
 from store.projections import Projections
-from workers import logs
+from workers import logs, metrics
 from workers.config import TemporalSettings
 from workflows.process import CooperationProcessWorkflow
 
@@ -88,8 +89,13 @@ async def running_worker(
 
 async def serve() -> int:
     settings = TemporalSettings.from_env()
+    # ACCORD_METRICS_BIND: the SDK's and Accord's metrics on one Prometheus endpoint, from
+    # a runtime of the worker's own; unset, the default runtime and no listener.
+    bind = metrics.metrics_bind()
+    lag_interval = metrics.feed_lag_interval()
+    runtime = metrics.metrics_runtime(bind) if bind else None
     try:
-        client = await settings.connect()
+        client = await settings.connect(runtime)
     except Exception as err:  # an unreachable or misconfigured server: one line, no trace
         log.error(
             "worker start failed: Temporal unreachable",
@@ -113,15 +119,25 @@ async def serve() -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    sampler = None
+    if runtime is not None:
+        sampler = asyncio.create_task(
+            metrics.sample_feed_lag(store, runtime.metric_meter, lag_interval)
+        )
     log.info(
         "worker started",
         address=settings.address,
         namespace=settings.namespace,
         task_queue=settings.task_queue,
+        metrics=f"http://{bind}/metrics" if bind else None,
     )
     run = asyncio.create_task(worker.run())
     await stop.wait()
     log.info("shutting down: finishing in-flight tasks")
+    if sampler is not None:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
     await worker.shutdown()
     await run
     await store.close()

@@ -322,13 +322,23 @@ class CooperationProcessWorkflow:
     ) -> None:
         """One line per command, its facts as fields (`workers/logs.py` lifts them)."""
         actor = command.actor if command is not None else None
+        # What the caller sent may be anything: a short, known-safe form.
+        known = name if name in COMMANDS else "(unknown)"
+        # Counted too (workers/metrics.py); the workflow's meter records nothing on replay.
+        if "code" in fields:
+            workflow.metric_meter().create_counter(
+                "accord_commands_refused", "commands refused, by command and code"
+            ).add(1, {"command": known, "code": str(fields["code"])})
+        else:
+            workflow.metric_meter().create_counter(
+                "accord_commands_accepted", "commands accepted, by command"
+            ).add(1, {"command": known})
         workflow.logger.info(
             message,
             extra={
                 "accord": {
                     "process": workflow.info().workflow_id,
-                    # What the caller sent may be anything: a short, known-safe form.
-                    "command": name if name in COMMANDS else "(unknown)",
+                    "command": known,
                     "update_id": update.id[:200] if update is not None else None,
                     "actor_party": actor.party if actor is not None else None,
                     "actor_role": actor.role if actor is not None else None,
