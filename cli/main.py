@@ -41,7 +41,10 @@ from cli.operations import (
 )
 from cli.session import open_session
 from domain import Stage
+from domain.parties import person
+from domain.sources import cited
 from domain.text import visible
+from domain.vocabulary import SYSTEM
 from security.keys import KeyConfigError
 
 
@@ -214,6 +217,14 @@ async def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _by(actor: Any) -> str:
+    """ " · by" whoever acted, by name and title when the record has them."""
+    if not isinstance(actor, dict) or actor.get("party") in (None, SYSTEM):
+        return ""
+    shown = person(actor) or f"{actor['party']} {actor.get('role', '')}".strip()
+    return f" · by {shown}"
+
+
 async def _cmd_timeline(args: argparse.Namespace) -> int:
     from store.projections import Projections
 
@@ -222,9 +233,15 @@ async def _cmd_timeline(args: argparse.Namespace) -> int:
         entries = await Projections(session.store).timeline(workflow_id)
         if not entries and not await session.store.stream_version(workflow_id):
             raise ProcessNotFound(f"no process with workflow id {workflow_id}")
-    # One line per event, whatever the recorded text holds (domain.text.visible).
-    human = "\n".join(visible(f"{e['occurred_on']}  {e['summary']}") for e in entries)
-    _print_list(entries, args, human or "no events")
+    # One line per event, whatever the recorded text holds (domain.text.visible): the date
+    # as written, what happened, who acted (as the source names them); with --sources, the
+    # source each fact cites on the line below it.
+    lines = []
+    for e in entries:
+        lines.append(visible(f"{e['occurred_on']:<12}  {e['summary']}{_by(e.get('actor'))}"))
+        if args.sources:
+            lines.append(visible(f"{'':<12}  source: {cited(e.get('source'))}"))
+    _print_list(entries, args, "\n".join(lines) or "no events")
     return 0
 
 
@@ -361,7 +378,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", help="fields as JSON, or @file.json")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="one field (repeatable)")
     s.add_argument("--actor", help="party:role[:name]")
-    s.add_argument("--on", help="business date YYYY-MM-DD (occurred_on)")
+    s.add_argument(
+        "--on",
+        help="business date (occurred_on) as the source gives it: 2022-04-04, 2021-11, 2021, "
+        "2022-01~ (approximate), 2021? (uncertain), 2023-06-16/2025-03-10 (a range)",
+    )
     s.add_argument(
         "--update-id",
         metavar="ID",
@@ -385,6 +406,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = with_output(sub.add_parser("timeline", help="the process's events as read by a person"))
     s.add_argument("id")
+    s.add_argument(
+        "--sources", action="store_true", help="show the source each fact cites, below it"
+    )
 
     s = with_json(sub.add_parser("verify", help="check every hash chain; export or compare heads"))
     verification.add_arguments(s)

@@ -7,7 +7,7 @@ import dataclasses
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import (
@@ -48,20 +48,22 @@ class CommandOutcome:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def open_payload(process: dict[str, Any], default_on: date) -> dict[str, Any]:
+def open_payload(process: dict[str, Any], default_on: object) -> dict[str, Any]:
     """The `open_process` command from a scenario's `process:` block.
 
-    `on` (business date) and `actor` may be given in the block; they default to the first
-    step's date and the national body's chair.
+    `on` (business date, as its source gives it), `actor` and `source` may be given in the
+    block; the first two default to the first step's date and the national body's chair.
     """
     body = dict(process)
     occurred_on = body.pop("on", None) or default_on
     actor = body.pop("actor", None) or DEFAULT_OPENER
-    return {"actor": actor, "occurred_on": str(occurred_on), "process": body}
+    source = body.pop("source", None)
+    payload = {"actor": actor, "occurred_on": str(occurred_on), "process": body}
+    return payload | {"source": source} if source is not None else payload
 
 
 async def start_process(
-    session: Session, process: dict[str, Any], *, default_on: date
+    session: Session, process: dict[str, Any], *, default_on: object
 ) -> CommandOutcome:
     """Decide `open_process` with the domain, then start the workflow (nothing on error).
 

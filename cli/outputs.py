@@ -6,11 +6,13 @@ commands print against the exported schemas (format checking on).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.dates import BusinessDate
+from domain.sources import Source
 from domain.view import ProcessView
 
 
@@ -68,10 +70,11 @@ class TimelineRow(BaseModel):
 
     version: int
     position: int
-    occurred_on: date
+    occurred_on: BusinessDate  # as written, with its source's precision
     type: str
     actor: dict[str, Any] | None
     summary: str
+    source: Source | None = None  # present only when the event cites one
 
 
 OUTPUTS: dict[str, type[BaseModel]] = {

@@ -32,6 +32,9 @@ from domain import (
 from domain import events as ev
 from domain.corrections import apply as apply_corrections
 from domain.corrections import corrections_of, mark
+from domain.dates import BusinessDate, spoken
+from domain.parties import person
+from domain.sources import cited
 from domain.state import Correction
 from domain.text import visible
 from domain.vocabulary import NATIONAL_BODY, PARTNER, SYSTEM
@@ -57,7 +60,7 @@ class Table:
 class Entry:
     """One dated line of a timeline, with who did it and what the record says besides."""
 
-    on: date
+    on: BusinessDate  # as written: rendered no more precise than its source (`spoken`)
     text: str
     by: str | None = None
     notes: tuple[str, ...] = ()
@@ -179,8 +182,19 @@ def _plural(n: int, word: str) -> str:
 @dataclass(frozen=True)
 class StagePeriod:
     stage: Stage
-    start: date
-    end: date | None  # None: the stage the process is in now
+    start: BusinessDate
+    end: BusinessDate | None  # None: the stage the process is in now
+
+
+def span_between(start: BusinessDate, end: BusinessDate | date) -> str:
+    """How long from one business date to another: exact between two days, otherwise the
+    shortest and the longest the dates allow ("between 3 days and 1 year 2 months ...")."""
+    until = end if isinstance(end, BusinessDate) else BusinessDate.of(end)
+    if start.is_day and until.is_day:
+        return span(start.earliest, until.earliest)
+    least = span(start.latest, max(until.earliest, start.latest))
+    most = span(start.earliest, until.latest)
+    return most if least == most else f"between {least} and {most}"
 
 
 def stage_periods(events: Iterable[Event]) -> list[StagePeriod]:
@@ -219,14 +233,18 @@ class _Names:
         return ", ".join(self.party(k) for k in keys) or "none"
 
     def actor(self, actor: Any) -> str | None:
+        """By name and the title the source gives; the domain's party and role only where
+        the record has neither (a label is never put in a person's place)."""
         if not isinstance(actor, dict) or "party" not in actor:
             return None
         party = self.party(str(actor["party"]))
         role = str(actor.get("role", "")).replace("_", " ")
-        name = actor.get("name")
         if actor["party"] == SYSTEM:
             return party
-        return f"{name}, {party} {role}" if name else f"{party}, {role}"
+        named = person(actor)
+        if named and actor.get("title"):
+            return named
+        return f"{named}, {party} {role}" if named else f"{party}, {role}"
 
 
 def _notes(event: Event, names: _Names) -> tuple[str, ...]:
@@ -311,6 +329,7 @@ def build_report(
     names = _Names(config)
     view = process_view(state)
     first, last = rows[0].event.occurred_on, rows[-1].event.occurred_on
+    documented = sum(1 for row in rows if row.event.occurred_on.is_day)
 
     def entries(types: tuple[type[Event], ...] | None = None) -> tuple[Entry, ...]:
         return tuple(
@@ -328,7 +347,7 @@ def build_report(
     current = periods[-1]
     # The open stage runs to the report's date, not to the last business date: a process
     # waiting for 21 months has been waiting 21 months, not "the same day so far".
-    as_of = max(generated_at.date(), last) if generated_at is not None else last
+    as_of = max(generated_at.date(), last.latest) if generated_at is not None else last.latest
     overview = Facts(
         (
             ("Partner", _party_line(config.partner.name, config.partner.short_name)),
@@ -337,19 +356,24 @@ def build_report(
                 _party_line(config.national_body.name, config.national_body.short_name),
             ),
             ("Country", config.country),
-            ("Stage now", f"{stage_label(current.stage)}, since {current.start.isoformat()}"),
+            ("Stage now", f"{stage_label(current.stage)}, since {spoken(current.start)}"),
             (
                 "Waiting on",
                 "; ".join(f"{names.party(a.party)}: {a.command}" for a in view.awaiting)
                 or "nobody",
             ),
-            ("Period", f"{first.isoformat()} to {last.isoformat()}: {span(first, last)}"),
+            ("Period", f"{spoken(first)} to {spoken(last)}: {span_between(first, last)}"),
             ("Events recorded", str(len(rows))),
+            (
+                "Dates",
+                f"{documented} of {len(rows)} dated to the day; the others as their source "
+                "gives them (a month, a year, approximate, or a range between known facts)",
+            ),
         )
     )
     sections = [Section("Overview", (overview,))]
     milestones = [
-        (label, when.isoformat())
+        (label, spoken(when))
         for key, label in _MILESTONES.items()
         if (when := view.key_dates.get(key)) is not None
     ]
@@ -386,6 +410,9 @@ def build_report(
         )
     )
     sections.append(Section("Chronology", (Timeline(entries()),)))
+    sources = _sources(rows, config)
+    if sources:
+        sections.append(Section("Sources", sources))
 
     recorded = rows[-1].recorded
     provenance = [
@@ -418,15 +445,15 @@ def _stage_table(periods: list[StagePeriod], last: date) -> Table:
     for period in periods:
         if period.end is None:
             until = "now" if period.stage not in (Stage.CLOSED, Stage.WITHDRAWN) else "end"
-            duration = f"{span(period.start, last)} so far" if until == "now" else "-"
-            rows.append((stage_label(period.stage), period.start.isoformat(), until, duration))
+            duration = f"{span_between(period.start, last)} so far" if until == "now" else "-"
+            rows.append((stage_label(period.stage), spoken(period.start), until, duration))
         else:
             rows.append(
                 (
                     stage_label(period.stage),
-                    period.start.isoformat(),
-                    period.end.isoformat(),
-                    span(period.start, period.end),
+                    spoken(period.start),
+                    spoken(period.end),
+                    span_between(period.start, period.end),
                 )
             )
     return Table(("Stage", "From", "To", "Time spent"), tuple(rows))
@@ -445,20 +472,45 @@ def _parties(config: ProcessConfig, rows: list[_Row], names: _Names) -> tuple[Bl
             for a in config.agencies
         ),
     )
-    people: dict[str, tuple[str, str, str]] = {}
+    # People as the source names them: by name, or by title alone when it gives no name
+    # ("Ambassador of Azerbaijan to the Netherlands"), with the title it gives.
+    people: dict[str, tuple[str, str, str, str]] = {}
 
-    def seen(name: str | None, party: str, role: str, on: date) -> None:
-        if name and name not in people:
-            people[name] = (names.party(party), role.replace("_", " "), on.isoformat())
+    def seen(
+        name: str | None, party: str, role: str, on: BusinessDate, title: str | None = None
+    ) -> None:
+        key = name or (f"{title} (name not given)" if title else None)
+        if key and key not in people:
+            people[key] = (
+                names.party(party) if party else "-",
+                role.replace("_", " "),
+                title if name and title else "-",
+                spoken(on),
+            )
 
+    unnamed: list[str] = []
     for row in rows:
         event, on = row.event, row.event.occurred_on
         actor = row.recorded.metadata.actor
         if isinstance(actor, dict) and actor.get("party") != SYSTEM:
-            seen(actor.get("name"), str(actor.get("party")), str(actor.get("role", "")), on)
+            seen(
+                actor.get("name"),
+                str(actor.get("party")),
+                str(actor.get("role", "")),
+                on,
+                actor.get("title"),
+            )
         if isinstance(event, ev.InstrumentSigned):
             for s in event.signatories:
-                seen(s.name, s.party, f"{s.role} (signatory)", on)
+                seen(s.name, s.party, f"{s.role} (signatory)", on, s.title)
+                if not s.name and not s.title:
+                    unnamed.append(
+                        f"The {names.party(s.party)}'s signatory ({s.role.replace('_', ' ')}) "
+                        f"of {spoken(on)} is not named in the source."
+                    )
+        elif isinstance(event, ev.MeetingRecorded | ev.ContactLogged):
+            for participant in event.participants:
+                seen(participant, "", "meeting participant", on)
         elif isinstance(event, ev.MissionProposed):
             for member in event.team:
                 seen(member, PARTNER, "mission team", on)
@@ -468,11 +520,46 @@ def _parties(config: ProcessConfig, rows: list[_Row], names: _Names) -> tuple[Bl
     if people:
         blocks.append(
             Table(
-                ("Person", "Party", "Role", "First in the record"),
+                ("Person", "Party", "Role", "Title in the source", "First in the record"),
                 tuple((name, *info) for name, info in people.items()),
             )
         )
+    blocks += [Paragraph(text) for text in unnamed]
     return tuple(blocks)
+
+
+def _sources(rows: list[_Row], config: ProcessConfig) -> tuple[Block, ...]:
+    """Each cited source once, with the facts it supports and where in it; then how many
+    facts cite none."""
+    facts: dict[str, list[tuple[str, ...]]] = {}
+    uncited = 0
+    for row in rows:
+        source = row.recorded.metadata.source
+        if not source:
+            uncited += row.recorded.metadata.actor is not None and not _by_timer(row)
+            continue
+        key = cited({k: v for k, v in source.items() if k != "locator"})
+        facts.setdefault(key, []).append(
+            (
+                spoken(row.event.occurred_on),
+                describe(row.event, config),
+                str(source.get("locator") or "-"),
+            )
+        )
+    if not facts:
+        return ()
+    blocks: list[Block] = []
+    for key, supported in facts.items():
+        blocks.append(Paragraph(key))
+        blocks.append(Table(("Date", "Fact", "Where in the source"), tuple(supported)))
+    if uncited:
+        blocks.append(Paragraph(f"{uncited} recorded facts cite no source."))
+    return tuple(blocks)
+
+
+def _by_timer(row: _Row) -> bool:
+    actor = row.recorded.metadata.actor
+    return isinstance(actor, dict) and actor.get("party") == SYSTEM
 
 
 def _mission_facts(state: ProcessState, names: _Names) -> list[Block]:
@@ -509,7 +596,7 @@ def _review_tables(rows: list[_Row], names: _Names) -> list[Block]:
         (
             names.party(r.event.agency),
             f"v{r.event.report_version}",
-            r.event.occurred_on.isoformat(),
+            spoken(r.event.occurred_on),
             r.event.conclusions,
             "; ".join(r.event.proposals) or "-",
         )
@@ -575,7 +662,7 @@ def _md_block(block: Block) -> list[str]:
     lines = []
     for entry in block.entries:
         by = f" *({md(entry.by)})*" if entry.by else ""
-        lines.append(f"- **{entry.on.isoformat()}**: {md(entry.text)}{by}")
+        lines.append(f"- **{md(spoken(entry.on))}**: {md(entry.text)}{by}")
         lines += [f"  - {md(note)}" for note in entry.notes]
     return lines
 
@@ -627,7 +714,9 @@ _SIDE_STAGES = {Stage.DORMANT, Stage.SUSPENDED, Stage.WITHDRAWN}
 
 def stage_chart_svg(chart: StageChart) -> str:
     """An inline SVG (no script, no external resource: the page's CSP allows it)."""
-    start = chart.periods[0].start
+    # Placed on the time axis by each date's earliest possible day; labelled as written.
+    first = chart.periods[0].start
+    start = first.earliest
     total = max((chart.until - start).days, 1)
     plot = _CHART_WIDTH - _LABEL_WIDTH - 10
     stages: list[Stage] = []
@@ -637,7 +726,7 @@ def stage_chart_svg(chart: StageChart) -> str:
     height = _ROW * len(stages) + 26
     parts = [
         f'<svg class="stages" role="img" viewBox="0 0 {_CHART_WIDTH} {height}" width="100%">',
-        f"<title>Stages from {start.isoformat()} to {chart.until.isoformat()}</title>",
+        f"<title>Stages from {_h(spoken(first))} to {chart.until.isoformat()}</title>",
     ]
     for row, stage in enumerate(stages):
         y = row * _ROW + 4
@@ -645,17 +734,19 @@ def stage_chart_svg(chart: StageChart) -> str:
             f'<text x="0" y="{y + _BAR - 3}" font-size="11">{_h(stage_label(stage))}</text>'
         )
         for period in (p for p in chart.periods if p.stage == stage):
-            end = period.end or chart.until
-            x = _LABEL_WIDTH + plot * (period.start - start).days / total
-            width = max(plot * (end - period.start).days / total, 2)
+            end = period.end.earliest if period.end else chart.until
+            begin = period.start.earliest
+            x = _LABEL_WIDTH + plot * (begin - start).days / total
+            width = max(plot * (end - begin).days / total, 2)
             colour = "#b0772c" if stage in _SIDE_STAGES else "#1f4e79"
-            label = f"{stage_label(stage)}: {period.start.isoformat()} to {end.isoformat()}"
+            until = spoken(period.end) if period.end else chart.until.isoformat()
+            label = f"{stage_label(stage)}: {spoken(period.start)} to {until}"
             parts.append(
                 f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{_BAR}" '
                 f'fill="{colour}"><title>{_h(label)}</title></rect>'
             )
     axis = len(stages) * _ROW + 16
-    parts.append(f'<text x="{_LABEL_WIDTH}" y="{axis}" font-size="10">{start.isoformat()}</text>')
+    parts.append(f'<text x="{_LABEL_WIDTH}" y="{axis}" font-size="10">{_h(spoken(first))}</text>')
     parts.append(
         f'<text x="{_CHART_WIDTH - 10}" y="{axis}" font-size="10" text-anchor="end">'
         f"{chart.until.isoformat()}</text>"
@@ -726,8 +817,13 @@ def _html_block(block: Block) -> str:
             if entry.notes
             else ""
         )
-        items.append(
-            f'<li><time datetime="{entry.on.isoformat()}">{entry.on.isoformat()}</time>'
-            f"<div>{_h(entry.text)}{by}</div>{notes}</li>"
-        )
+        items.append(f"<li>{_time(entry.on)}<div>{_h(entry.text)}{by}</div>{notes}</li>")
     return '<ol class="timeline">' + "".join(items) + "</ol>"
+
+
+def _time(on: BusinessDate) -> str:
+    """A `<time>` element: machine-readable where HTML has a form for the date (a day, a
+    month, a year), the text as a report says it in every case."""
+    machine = on.start.text if on.end is None and not on.start.qualifier else None
+    attr = f' datetime="{_h(machine)}"' if machine else ""
+    return f"<time{attr}>{_h(spoken(on))}</time>"

@@ -50,6 +50,8 @@ from cli.operations import (
 from cli.session import Session
 from cli.verification import verification_json
 from domain import EVENTS, decode_event, describe, fold
+from domain.dates import RULE, BusinessDate
+from domain.text import echo
 from workflows.process import workflow_id_for
 
 
@@ -86,9 +88,12 @@ def _rejection(value: Any) -> Any:
 
 
 def _date_text(value: Any) -> Any:
-    # Pydantic would read a number as a Unix timestamp: `on: 2021` would become 1970-01-01.
-    if value is not None and not isinstance(value, str | date):
-        raise ValueError("a business date is written YYYY-MM-DD")
+    """A business date as the file writes it. YAML reads `on: 2021` as a number: that is
+    the year 2021 (EDTF), not a timestamp; any other number or type is refused."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1000 <= value <= 9999:
+        return str(value)
+    if value is not None and not isinstance(value, str | date | BusinessDate):
+        raise ValueError(RULE)
     return value
 
 
@@ -101,7 +106,7 @@ class EventCheck(BaseModel):
 
     type: str
     data: dict[str, Any] = Field(default_factory=dict)
-    on: date | None = None
+    on: BusinessDate | None = None
     actor: dict[str, Any] | None = None
     count: NonNegativeInt | None = None
     min: NonNegativeInt | None = None
@@ -151,7 +156,7 @@ class EventCheck(BaseModel):
 
 
 # Keys only a command step takes, and what each step kind is made of.
-_COMMAND_KEYS = ("on", "actor", "with_", "raw", "expect_rejected")
+_COMMAND_KEYS = ("on", "actor", "source", "with_", "raw", "expect_rejected")
 _KINDS = ("command", "wait", "wait_for")
 
 
@@ -163,8 +168,12 @@ class Step(BaseModel):
     model_config = _STRICT
 
     command: str | None = None
-    on: date | None = None
+    on: BusinessDate | None = None
     actor: dict[str, Any] | None = None
+    # The source the command cites: a key of the scenario's `sources:`, that key with a
+    # locator ({cite: key, locator: "paragraph 4"}), or a whole {title, publisher?, date,
+    # locator?}; sent as the command's `source` (resolved by `Scenario`).
+    source: str | dict[str, Any] | None = None
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
     raw: bool = False
     # `raw: true`: `on` and `actor` as written (absent, or any value), sent as
@@ -221,11 +230,12 @@ class Step(BaseModel):
                     shown = "with" if key == "with_" else key
                     raise ValueError(f"{shown}: only a command step takes it")
         else:
-            clash = {"actor", "occurred_on"} & set(self.with_)
+            clash = {"actor", "occurred_on", "source"} & set(self.with_)
             if clash:
+                given = min(clash)
                 raise ValueError(
-                    f"with: {min(clash)} is given as the step's "
-                    f"{'actor' if 'actor' in clash else 'on'}, not in with"
+                    f"with: {given} is given as the step's "
+                    f"{'on' if given == 'occurred_on' else given}, not in with"
                 )
             if not self.raw and self.on is None:
                 raise ValueError("on: a command step needs its business date")
@@ -246,12 +256,12 @@ class Step(BaseModel):
         return "expect"
 
     @property
-    def business_date(self) -> date | None:
+    def business_date(self) -> BusinessDate | None:
         """`on`, or a raw step's `on` when it is a valid date (for the opening's default)."""
         if not self.raw:
             return self.on
         try:
-            return date.fromisoformat(str(self.as_written.get("occurred_on")))
+            return BusinessDate.parse(str(self.as_written.get("occurred_on")))
         except ValueError:
             return None
 
@@ -261,6 +271,8 @@ class Step(BaseModel):
             body = {**self.with_, **self.as_written}
         else:
             body = {**self.with_, "actor": self.actor, "occurred_on": self.on}
+        if self.source is not None and not self.raw:
+            body["source"] = self.source
         payload: dict[str, Any] = _jsonable(body)
         return payload
 
@@ -287,9 +299,34 @@ class Scenario(BaseModel):
 
     name: str | None = None
     description: str | None = None
+    # Sources the steps cite by key: {key: {title, publisher?, date, locator?}}.
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     process: dict[str, Any]
     opening: Opening = Field(default_factory=Opening, alias="open")
     steps: list[Step] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cited_sources(self) -> Scenario:
+        """Each `source:` by key becomes the source itself (with the step's locator)."""
+        if "source" in self.process:
+            self.process = {**self.process, "source": self._source(self.process["source"])}
+        for step in self.steps:
+            if step.source is not None:
+                step.source = self._source(step.source)
+        return self
+
+    def _source(self, cited: Any) -> dict[str, Any]:
+        if isinstance(cited, str):
+            cited = {"cite": cited}
+        if not isinstance(cited, dict):
+            raise ValueError("source: a key of sources, {cite: key, locator}, or a source")
+        if "cite" not in cited:
+            return cited
+        key = cited["cite"]
+        known = self.sources.get(key) if isinstance(key, str) else None
+        if known is None:
+            raise ValueError(f"source: {echo(str(key))} is not a key of sources")
+        return {**known, **{k: v for k, v in cited.items() if k != "cite"}}
 
     @model_validator(mode="after")
     def _nothing_after_a_refused_opening(self) -> Scenario:
@@ -432,7 +469,7 @@ def _event_matches(check: EventCheck, event: Mapping[str, Any]) -> bool:
         return False
     if not data_matches(_jsonable(check.data), event.get("data") or {}):
         return False
-    if check.on is not None and event.get("occurred_on") != check.on.isoformat():
+    if check.on is not None and event.get("occurred_on") != str(check.on):
         return False
     return check.actor is None or data_matches(_jsonable(check.actor), event.get("actor") or {})
 
@@ -450,7 +487,7 @@ def event_check_problem(
     if check.data or check.on or check.actor:
         shown = {**check.data}
         if check.on is not None:
-            shown["on"] = check.on.isoformat()
+            shown["on"] = str(check.on)
         if check.actor is not None:
             shown["actor"] = check.actor
         what += " " + json.dumps(_jsonable(shown), ensure_ascii=False)
@@ -708,7 +745,7 @@ async def _finish(
                 "version": e.version,
                 "type": e.event_type,
                 "schema_version": e.schema_version,
-                "occurred_on": e.metadata.occurred_on.isoformat(),
+                "occurred_on": e.metadata.occurred_on,
                 "actor": dict(e.metadata.actor) if e.metadata.actor else None,
                 "data": e.data,
                 "summary": describe(event, config),

@@ -116,6 +116,9 @@ class RecordMeeting(Command):
     format: MeetingFormat
     location: Name | None = None
     agencies_present: Keys = ()
+    # Officials who took part, in their public role, as the source names them
+    # ("Kathryne Bomberger, ICMP Director-General"): people, where agencies are keys.
+    participants: Annotated[tuple[Name, ...], Field(fail_fast=True, max_length=50)] = ()
     initiator: PartyKey
     summary: Text = ""
 

@@ -207,3 +207,29 @@ def _span(bare: str) -> tuple[date, date]:
 
     parsed = parse_edtf(bare)
     return struct_time_to_date(parsed.lower_strict()), struct_time_to_date(parsed.upper_strict())
+
+
+_MONTHS = tuple(date(2000, month, 1).strftime("%B") for month in range(1, 13))
+_QUALIFIED = {"~": " (approximate)", "?": " (uncertain)", "%": " (approximate, uncertain)"}
+
+
+def spoken(value: BusinessDate) -> str:
+    """A business date as a report says it, no more precise than written: "2022-04-04",
+    "November 2021", "in 2021", "January 2022 (approximate)", "between 2023-06-16 and
+    2025-03-10". Days stay ISO, as everywhere else in the record."""
+    if value.end is None:
+        return _spoken_point(value.start, standalone=True)
+    return (
+        f"between {_spoken_point(value.start, standalone=False)} and "
+        f"{_spoken_point(value.end, standalone=False)}"
+    )
+
+
+def _spoken_point(point: DatePoint, *, standalone: bool) -> str:
+    if point.precision == "day":
+        text = point.earliest.isoformat()
+    elif point.precision == "month":
+        text = f"{_MONTHS[point.earliest.month - 1]} {point.earliest.year}"
+    else:
+        text = f"in {point.earliest.year}" if standalone else str(point.earliest.year)
+    return text + _QUALIFIED.get(point.qualifier, "")

@@ -220,6 +220,7 @@ def _record_meeting(
             format=x.format,
             location=x.location,
             agencies_present=x.agencies_present,
+            participants=x.participants,
             initiator=x.initiator,
             summary=x.summary,
         )

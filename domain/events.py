@@ -84,6 +84,8 @@ class MeetingRecorded(Event):
     format: MeetingFormat
     location: Name | None = None
     agencies_present: Keys = ()
+    # Added without a new schema version: optional, so a v1 event without it reads as ().
+    participants: Annotated[tuple[Name, ...], Field(max_length=50)] = ()
     initiator: PartyKey
     summary: Text = ""
 

@@ -5,8 +5,9 @@ storage as it was recorded."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -74,6 +75,17 @@ class Actor(BaseModel):
     def system(cls) -> Actor:
         """The actor of timer-driven commands."""
         return cls(party=SYSTEM, role="timer")
+
+
+def person(actor: Mapping[str, Any] | Actor | None) -> str | None:
+    """A recorded actor as the source names them: "name, title", the name or the title
+    alone, or None when the source gives neither (the caller then shows party and role)."""
+    if actor is None:
+        return None
+    data = actor.model_dump() if isinstance(actor, Actor) else actor
+    name, title = data.get("name"), data.get("title")
+    shown = [str(v) for v in (name, title) if isinstance(v, str) and v]
+    return ", ".join(shown) or None
 
 
 class Signatory(Actor):

@@ -7,6 +7,9 @@ of each event's digest), and the timeline and report list it with the facts it s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 from domain.dates import BusinessDate
@@ -25,3 +28,12 @@ class Source(BaseModel):
     publisher: Name | None = None
     date: BusinessDate
     locator: Line | None = None
+
+
+def cited(source: Mapping[str, Any] | Source | None) -> str:
+    """A source as one line: "Title. Publisher, date, locator" ("not cited" without one)."""
+    if source is None:
+        return "not cited"
+    data = source.model_dump(mode="json") if isinstance(source, Source) else source
+    where = ", ".join(str(data[k]) for k in ("publisher", "date", "locator") if data.get(k))
+    return f"{data.get('title', '?')}. {where}" if where else str(data.get("title", "?"))

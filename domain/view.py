@@ -246,7 +246,12 @@ def _and(items: tuple[str, ...] | list[str]) -> str:
 
 
 def _signer(s: Signatory, n: _Names) -> str:
-    return f"{s.name} ({n(s.party)} {s.role.replace('_', ' ')})"
+    """By name and title where the record has them; a signatory the source does not name
+    is said to be unnamed, never given a label in a name's place."""
+    role = f"{n(s.party)} {s.role.replace('_', ' ')}"
+    if s.name:
+        return f"{s.name}, {s.title}" if s.title else f"{s.name} ({role})"
+    return f"the {role} (not named" + (f", {s.title})" if s.title else ")")
 
 
 def _corrected_fields(fields: dict[str, Any]) -> str:
@@ -296,6 +301,7 @@ _SENTENCES: dict[type[ev.Event], Callable[[Any, _Names], str]] = {
         + (f" in {e.location}" if e.location else "")
         + f" at the initiative of {n(e.initiator)}"
         + (f", with {n.all(e.agencies_present)}" if e.agencies_present else "")
+        + (f"; participants: {'; '.join(e.participants)}" if e.participants else "")
         + "."
     ),
     ev.ProcessWentDormant: lambda e, n: (

@@ -38,6 +38,10 @@ class Recorder:
         self.record(parse_command(name, _json(payload), include_system=system), payload["actor"])
 
     def record(self, command: Command, actor: dict[str, Any]) -> None:
+        # As the workflow records them: the actor and the cited source as metadata.
+        source = (
+            command.source.model_dump(mode="json", exclude_none=True) if command.source else None
+        )
         for event in decide(self.state, command):
             self.state = evolve(self.state, event, command.actor.party)
             event_type, schema_version, data = encode_event(event)
@@ -52,7 +56,9 @@ class Recorder:
                     event_type=event_type,
                     schema_version=schema_version,
                     data=data,
-                    metadata=EventMetadata(occurred_on=event.occurred_on.text, actor=actor),
+                    metadata=EventMetadata(
+                        occurred_on=event.occurred_on.text, actor=actor, source=source
+                    ),
                     recorded_at=datetime(2026, 1, 5, 9, 30, tzinfo=UTC),
                     content_digest=bytes(32),
                     prev_hash=bytes(32),
@@ -73,9 +79,7 @@ def scenario_recorder(
     for step in scenario.steps:
         if step.command and step.expect_rejected is None:
             assert step.on is not None and step.actor is not None
-            recorder.command(
-                step.command, {**step.with_, "actor": step.actor, "occurred_on": step.on}
-            )
+            recorder.command(step.command, step.payload())
             if step.command == stop_after:
                 break
     return recorder

@@ -55,7 +55,19 @@ def test_accord_report(
     assert main(["report", f"coop-{process_id}"]) == 0  # Markdown on stdout by default
     out = capsys.readouterr().out
     assert out.startswith("# Cooperation process az-icmp\n")
-    assert "| Dormant | 2019-06-01 | 2021-03-01 | 1 year 9 months (639 days) |" in out
+    # Dates as the source gives them, through the store and back (DOMAIN.md, "Dates and
+    # sources"): a year, a month, an approximate month, a range; the source they cite.
+    assert "- **in 2021**: The process was re-engaged" in out
+    assert "- **November 2021**: In-person meeting in The Hague" in out
+    assert "- **January 2022 (approximate)**: Online meeting" in out
+    assert "| Dormant | between 2018-05-17 and 2021 | in 2021 |" in out
+    sources = out[out.index("## Sources") :]
+    assert sources.startswith(
+        "## Sources\n\nPresentation of ICMP's assessment report in Baku, quoting State "
+        "Commission secretary Gazanfar Ahmadov. Trend, 2025-03-10\n"
+    )
+    assert "| in 2021 | The process was re-engaged at the initiative of Presidential " in sources
+    assert "| paragraph 4 |" in sources
 
     assert main(["report", "no-such-process"]) == 2  # not found: exit 2, like every command
     assert "no process with workflow id coop-no-such-process" in capsys.readouterr().err

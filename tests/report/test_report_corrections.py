@@ -24,7 +24,7 @@ def chronology(report: Report) -> tuple[Entry, ...]:
 def test_the_corrected_date_is_shown_marked_with_the_reason() -> None:
     entries = chronology(build_report(recorded().events))
     (started,) = [e for e in entries if e.text.startswith("The mission started")]
-    assert started.on.isoformat() == "2019-09-02"
+    assert str(started.on) == "2019-09-02"
     assert started.text.endswith(
         "(corrected on 2019-09-04: The mission team arrived on 2 September)"
     )
@@ -47,7 +47,7 @@ def test_key_dates_and_periods_are_the_corrected_ones() -> None:
     stages = next(s for s in report.sections if s.title == "Time in each stage")
     periods = [p for block in stages.blocks for p in getattr(block, "periods", ())]
     (in_progress,) = [p for p in periods if p.stage == "mission_in_progress"]
-    assert in_progress.start.isoformat() == "2019-09-02"
+    assert str(in_progress.start) == "2019-09-02"
 
 
 def test_a_corrections_reason_is_escaped_in_every_format() -> None:
