@@ -209,7 +209,10 @@ def _span(bare: str) -> tuple[date, date]:
     return struct_time_to_date(parsed.lower_strict()), struct_time_to_date(parsed.upper_strict())
 
 
-_MONTHS = tuple(date(2000, month, 1).strftime("%B") for month in range(1, 13))
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 _QUALIFIED = {"~": " (approximate)", "?": " (uncertain)", "%": " (approximate, uncertain)"}
 
 
