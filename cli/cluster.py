@@ -48,6 +48,11 @@ NAMESPACE = "default"
 # Closed workflows' histories; the event store stays the record for ever.
 NAMESPACE_RETENTION = "720h"
 DYNAMIC_CONFIG = Path("deploy/temporal/dynamicconfig/docker.yaml")
+# The compose deployment's Prometheus configuration: the native cluster writes the same
+# jobs with its own targets (config/prometheus.yml under the cluster's root).
+PROMETHEUS_CONFIG = Path("deploy/prometheus/prometheus.yml")
+# The frontend's gRPC health check, as compose's health check of the server runs it.
+HEALTH_CHECK = ("operator", "cluster", "health")
 TEMPORAL_DATABASE = "temporal"
 VISIBILITY_DATABASE = "temporal_visibility"
 
@@ -69,6 +74,9 @@ TEMPORAL_SERVICES: dict[str, str] = {
     "frontend": "frontend",
     "worker": "worker",
 }
+WORKERS = [f"accord-worker-{i}" for i in range(1, ACCORD_WORKERS + 1)]
+# Prometheus job (as in PROMETHEUS_CONFIG) -> the processes it scrapes.
+SCRAPE_JOBS: dict[str, list[str]] = {"temporal": list(TEMPORAL_SERVICES), "accord-worker": WORKERS}
 
 
 class ClusterError(Exception):
@@ -170,10 +178,10 @@ def membership_port(taken: set[int]) -> int:
 
 @dataclass
 class Ports:
-    grpc: int = 0
-    membership: int = 0
+    grpc: int = 0  # Temporal processes only
+    membership: int = 0  # Temporal processes only
     http: int = 0  # frontend only
-    metrics: int = 0  # Prometheus
+    metrics: int = 0  # Prometheus: every Temporal process and every Accord worker
 
 
 @dataclass
@@ -368,10 +376,49 @@ class NativeCluster:
                 )
             taken.add(ports[name].membership)
         self.state.ports = ports
+        self._worker_ports()
         if not self.state.ui_port or not _bindable(self.state.ui_port):
             self.state.ui_port = free_port()
         if not self.state.codec_port or not _bindable(self.state.codec_port):
             self.state.codec_port = free_port()
+
+    def _worker_ports(self, *, recheck: bool = True) -> None:
+        """A metrics port for each Accord worker (ACCORD_METRICS_BIND); one recorded
+        earlier is kept while nobody else holds it (`recheck=False`: while its worker may
+        be running, kept as it is)."""
+        for name in WORKERS:
+            old = self.state.ports.get(name)
+            if old is None or not old.metrics or (recheck and not _bindable(old.metrics)):
+                self.state.ports[name] = Ports(metrics=free_port())
+
+    def metrics_endpoints(self) -> dict[str, str]:
+        """Every process's Prometheus endpoint (host:port), by process name."""
+        return {
+            name: f"127.0.0.1:{ports.metrics}"
+            for name, ports in self.state.ports.items()
+            if ports.metrics
+        }
+
+    def prometheus_config(self) -> dict[str, Any]:
+        """The compose deployment's Prometheus configuration with this cluster's targets:
+        the same settings and jobs, each process a target labelled with its name."""
+        config: dict[str, Any] = yaml.safe_load((project_root() / PROMETHEUS_CONFIG).read_text())
+        endpoints = self.metrics_endpoints()
+        jobs = []
+        for job in config["scrape_configs"]:
+            processes = SCRAPE_JOBS[job["job_name"]]
+            native = {
+                k: v
+                for k, v in job.items()
+                if k != "static_configs" and not k.endswith("_sd_configs")
+            }
+            native["static_configs"] = [
+                {"targets": [endpoints[name]], "labels": {"process": name}}
+                for name in processes
+                if name in endpoints
+            ]
+            jobs.append(native)
+        return {**config, "scrape_configs": jobs}
 
     def server_config(self, name: str) -> dict[str, Any]:
         """The server's configuration for process `name` (from the server's own
@@ -484,6 +531,7 @@ class NativeCluster:
         for name in TEMPORAL_SERVICES:
             self._write_yaml(Path("config") / name / "development.yaml", self.server_config(name))
         self._write_yaml(Path("config") / "ui" / "development.yaml", self.ui_config())
+        self._write_yaml(Path("config") / "prometheus.yml", self.prometheus_config())
 
     def _write_yaml(self, relative: Path, data: dict[str, Any]) -> None:
         path = self.root / relative
@@ -541,6 +589,8 @@ class NativeCluster:
                 "TEMPORAL_NAMESPACE": NAMESPACE,
                 "DATABASE_URL": self.worker_database_url,
                 "ACCORD_LOG_LEVEL": env.get("ACCORD_LOG_LEVEL", "WARNING"),
+                # The SDK's and Accord's metrics (workers/metrics.py), on loopback.
+                "ACCORD_METRICS_BIND": self.metrics_endpoints()[name],
             }
             # A worker of a configured cluster needs its actor keys named: the local ring
             # unless the environment names others (workers/config.py).
@@ -550,8 +600,7 @@ class NativeCluster:
 
     def names(self) -> list[str]:
         extra = ["ui"] + (["codec-server"] if self.codec_enabled else [])
-        workers = [f"accord-worker-{i}" for i in range(1, ACCORD_WORKERS + 1)]
-        return [*TEMPORAL_SERVICES, *extra, *workers]
+        return [*TEMPORAL_SERVICES, *extra, *WORKERS]
 
     def spawn(self, name: str) -> int:
         """Start process `name` (unless it runs); its pid."""
@@ -640,7 +689,7 @@ class NativeCluster:
 
     def healthy(self) -> bool:
         try:
-            done = self.temporal("operator", "cluster", "health", timeout=10)
+            done = self.temporal(*HEALTH_CHECK, timeout=10)
         except subprocess.TimeoutExpired:
             return False
         return done.returncode == 0 and "SERVING" in done.stdout
@@ -706,6 +755,8 @@ class NativeCluster:
         running = {n for n, pid in self.state.pids.items() if _alive(pid) and _ours(pid, self.root)}
         if not running:
             self.allocate_ports()
+        else:
+            self._worker_ports(recheck=False)  # one started before workers had metrics
         db = self._database()
         self.state.database = {k: db[k] for k in ("host", "port", "user")}
         self.state.save()
@@ -729,7 +780,7 @@ class NativeCluster:
             self.spawn(name)
         for name in TEMPORAL_SERVICES:
             self.wait_listening(name, timeout)
-        self._retry("cluster health", timeout, "operator", "cluster", "health")
+        self._retry("cluster health", timeout, *HEALTH_CHECK)
         report["temporal_start_seconds"] = round(time.monotonic() - t, 1)
         t = time.monotonic()
         report["namespace"] = self.setup_namespace()
@@ -763,9 +814,12 @@ class NativeCluster:
             else None,
             "namespace": NAMESPACE,
             "history_shards": HISTORY_SHARDS,
-            "metrics": {
-                n: f"http://127.0.0.1:{p.metrics}/metrics" for n, p in self.state.ports.items()
-            },
+            # Every Temporal process's and every Accord worker's Prometheus endpoint, and
+            # a Prometheus configuration that scrapes them all.
+            "metrics": {n: f"http://{a}/metrics" for n, a in self.metrics_endpoints().items()},
+            "prometheus_config": str(self.root / "config" / "prometheus.yml")
+            if self.state.ports
+            else None,
             "processes": processes,
         }
 
@@ -845,10 +899,13 @@ def run(args: argparse.Namespace) -> int:
             lines = [f"cluster: {'healthy' if status['healthy'] else 'NOT healthy'}"]
             lines.append(f"frontend {status['frontend']}: {status['cluster_health']}")
             for name, p in status["processes"].items():
+                metrics = status["metrics"].get(name)
                 lines.append(
-                    f"  {name:16} pid {p['pid'] or '-':>7}  {'up' if p['alive'] else 'DOWN'}"
+                    f"  {name:16} pid {p['pid'] or '-':>7}  {'up' if p['alive'] else 'DOWN':4}"
+                    + (f"  metrics {metrics}" if metrics else "")
                 )
             lines.append(f"UI: {status['ui']}")
+            lines.append(f"Prometheus configuration: {status['prometheus_config']}")
             _print(as_json, status, "\n".join(lines))
             return 0 if status["healthy"] else 1
         cluster = _open(log)

@@ -129,3 +129,90 @@ def test_codec_server_joins_when_keys_and_token_are_set(tmp_path: Path) -> None:
             assert command[command.index("--origin") + 1] == c.state.ui_url
         else:
             assert codec is None
+
+
+def prometheus(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
+
+
+def test_metrics_scrape_jobs_agree(tmp_path: Path) -> None:
+    """One Prometheus configuration: compose mounts deploy/prometheus/prometheus.yml, the
+    native cluster writes it again with its own targets; the same settings and jobs, and
+    each job's targets are the metrics endpoints its runner gives those processes."""
+    mounted = {
+        v.split(":")[1]: v.split(":")[0]
+        for v in services()["prometheus"]["volumes"]
+        if v.startswith("./")
+    }
+    compose_file = ROOT / mounted["/etc/prometheus/prometheus.yml"]
+    assert compose_file.resolve() == (ROOT / cluster.PROMETHEUS_CONFIG).resolve()
+    compose = prometheus(compose_file)
+    c = native(tmp_path)
+    c.write_configs()
+    written = prometheus(c.root / "config" / "prometheus.yml")
+    assert written == c.prometheus_config()
+    assert {k: v for k, v in written.items() if k != "scrape_configs"} == {
+        k: v for k, v in compose.items() if k != "scrape_configs"
+    }
+
+    def settings(job: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in job.items() if not k.endswith(("static_configs", "sd_configs"))}
+
+    compose_jobs = {j["job_name"]: j for j in compose["scrape_configs"]}
+    native_jobs = {j["job_name"]: j for j in written["scrape_configs"]}
+    assert list(compose_jobs) == list(native_jobs) == list(cluster.SCRAPE_JOBS)
+    for name in compose_jobs:
+        assert settings(compose_jobs[name]) == settings(native_jobs[name]), name
+
+    # Compose: the server's PROMETHEUS_ENDPOINT and the workers' ACCORD_METRICS_BIND.
+    server_port = env("temporal")["PROMETHEUS_ENDPOINT"].rpartition(":")[2]
+    assert compose_jobs["temporal"]["static_configs"][0]["targets"] == [f"temporal:{server_port}"]
+    worker_port = int(env("worker")["ACCORD_METRICS_BIND"].rpartition(":")[2])
+    assert compose_jobs["accord-worker"]["dns_sd_configs"][0]["port"] == worker_port
+
+    # Native: every Temporal process and every Accord worker, on loopback, one target each,
+    # exactly where the process is told to serve its metrics.
+    def targets(job: str) -> dict[str, str]:
+        return {
+            group["labels"]["process"]: group["targets"][0]
+            for group in native_jobs[job]["static_configs"]
+        }
+
+    assert set(targets("temporal")) == set(cluster.TEMPORAL_SERVICES)
+    assert (
+        set(targets("accord-worker"))
+        == set(cluster.WORKERS)
+        == {n for n in c.names() if n.startswith("accord-worker")}
+    )
+    for name, target in targets("temporal").items():
+        listen = c.server_config(name)["global"]["metrics"]["prometheus"]["listenAddress"]
+        assert listen == target and target.startswith("127.0.0.1:")
+    for name, target in targets("accord-worker").items():
+        assert c.process_env(name)["ACCORD_METRICS_BIND"] == target
+        assert target.startswith("127.0.0.1:")
+    every = [*targets("temporal").values(), *targets("accord-worker").values()]
+    assert len(set(every)) == len(every), "one port per process"
+    assert {n: f"http://{a}/metrics" for n, a in c.metrics_endpoints().items()} == {
+        n: f"http://{t}/metrics"
+        for n, t in {**targets("temporal"), **targets("accord-worker")}.items()
+    }
+
+    # The same timer type (histograms) on both runners' servers.
+    for name in cluster.TEMPORAL_SERVICES:
+        timer = c.server_config(name)["global"]["metrics"]["prometheus"]["timerType"]
+        assert timer == env("temporal")["PROMETHEUS_TIMER_TYPE"] == "histogram"
+
+
+def test_health_check_is_the_clusters_not_a_port_probe() -> None:
+    """Compose's server is healthy when `temporal operator cluster health` says SERVING,
+    the very check `accord cluster up` waits for and `accord cluster status` reports."""
+    test = services()["temporal"]["healthcheck"]["test"]
+    assert test[0] == "CMD" and Path(test[1]).name == "temporal"
+    assert tuple(test[2 : 2 + len(cluster.HEALTH_CHECK)]) == cluster.HEALTH_CHECK
+    assert not any(probe in part for part in test for probe in ("nc", "-z", "curl", "/dev/tcp"))
+    for dependent in ("temporal-setup", "temporal-ui", "worker"):
+        condition = services()[dependent]["depends_on"]["temporal"]["condition"]
+        assert condition == "service_healthy", dependent
+    # The CLI is the admin-tools release of the server's version (the one-shot copies it).
+    assert services()["temporal-cli"]["image"] == f"temporalio/admin-tools:{cluster.SERVER_VERSION}"

@@ -76,10 +76,13 @@ async def test_status_reports_every_process_healthy(native_cluster: ClusterUnder
     pids = [p["pid"] for p in processes.values()]
     assert all(p["alive"] for p in processes.values())
     assert len(set(pids)) == len(pids), "one OS process each"
-    # Every Temporal process serves its Prometheus metrics on its own loopback port.
+    # Every Temporal process serves its Prometheus metrics on its own loopback port (the
+    # Accord workers too: tests/cluster/test_cluster_metrics.py).
     metrics = report["metrics"]
-    assert isinstance(metrics, dict) and set(metrics) == set(TEMPORAL_SERVICES)
-    for url in metrics.values():
+    assert isinstance(metrics, dict)
+    assert set(metrics) == {*TEMPORAL_SERVICES, "accord-worker-1", "accord-worker-2"}
+    for name in TEMPORAL_SERVICES:
+        url = metrics[name]
         assert url.startswith("http://127.0.0.1:")
         text = await asyncio.to_thread(scrape, url)
         assert "# TYPE " in text and "persistence_requests" in text, url

@@ -30,7 +30,11 @@ DOCS = (ROOT / "README.md", ROOT / "workers" / "config.py", *sorted((ROOT / "doc
 DEPENDENCIES = {
     "postgres": {},
     "temporal-schema": {"postgres": "service_healthy"},
-    "temporal": {"temporal-schema": "service_completed_successfully"},
+    "temporal-cli": {},
+    "temporal": {
+        "temporal-schema": "service_completed_successfully",
+        "temporal-cli": "service_completed_successfully",
+    },
     "temporal-setup": {"temporal": "service_healthy"},
     "temporal-ui": {
         "temporal": "service_healthy",
@@ -44,14 +48,16 @@ DEPENDENCIES = {
         "temporal-setup": "service_completed_successfully",
         "temporal": "service_healthy",
     },
+    "prometheus": {},
 }
-ONE_SHOT = {"temporal-schema", "temporal-setup", "migrate"}
+ONE_SHOT = {"temporal-schema", "temporal-cli", "temporal-setup", "migrate"}
 # Every published port on loopback only: nothing listens for the network by default.
 PUBLISHED = {
     "postgres": "127.0.0.1:5432:5432",
     "temporal": "127.0.0.1:7233:7233",
     "temporal-ui": "127.0.0.1:8080:8080",
     "codec-server": "127.0.0.1:8888:8888",
+    "prometheus": "127.0.0.1:9090:9090",
 }
 # The services built from the Accord image, and the secrets each one mounts.
 ACCORD_IMAGE = {"worker", "migrate", "codec-server"}
@@ -88,7 +94,10 @@ def test_images_are_pinned(name: str) -> None:
     image = services()[name]["image"]
     repository, sep, tag = image.rpartition(":")
     assert sep and "/" not in tag, f"{name}: {image} has no tag"
-    assert tag != "latest" and re.match(r"^\d+(\.\d+)+", tag), f"{name}: {image} is not pinned"
+    # A release, never a moving tag (Prometheus spells its tags v3.5.0).
+    assert tag != "latest" and re.match(r"^v?\d+(\.\d+)+", tag), f"{name}: {image} is not pinned"
+    if repository == "prom/prometheus":
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), f"{name}: {image}: an exact version"
     if "build" in services()[name]:
         assert repository == "accord-worker"
 
@@ -96,7 +105,7 @@ def test_images_are_pinned(name: str) -> None:
 def test_schema_tools_match_the_server() -> None:
     """The admin-tools release carries the schema the server of the same release expects."""
     version = services()["temporal"]["image"].rpartition(":")[2]
-    for job in ("temporal-schema", "temporal-setup"):
+    for job in ("temporal-schema", "temporal-cli", "temporal-setup"):
         assert services()[job]["image"] == f"temporalio/admin-tools:{version}"
 
 
@@ -136,6 +145,50 @@ def test_health_checks() -> None:
     assert "-h 127.0.0.1" in services()["postgres"]["healthcheck"]["test"][1]
 
 
+def test_temporal_health_is_the_cluster_health_check_not_a_port_probe() -> None:
+    """The server is healthy when its frontend answers the gRPC health check SERVING
+    (`temporal operator cluster health`), with the CLI the one-shot `temporal-cli` copies
+    from the admin-tools image into the volume the server mounts."""
+    temporal = services()["temporal"]
+    test = temporal["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    cli, *args = test[1:]
+    assert args[:3] == ["operator", "cluster", "health"], test
+    assert args[3:] == ["--address", "127.0.0.1:7233"]
+    for probe in ("nc", "-z", "curl", "wget", "/dev/tcp"):
+        assert not any(probe in str(part) for part in test), f"{probe}: a port probe"
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in temporal["volumes"]}
+    folder = str(Path(cli).parent)
+    assert mounts[folder] == "temporal-cli" and "temporal-cli" in compose()["volumes"]
+    copier = services()["temporal-cli"]
+    assert f"temporal-cli:{folder}" in copier["volumes"]
+    assert f"cp /usr/local/bin/temporal {cli}" in " ".join(copier["command"])
+    # Whatever waits for the server waits for that check.
+    waiting = {n for n, deps in DEPENDENCIES.items() if deps.get("temporal") == "service_healthy"}
+    assert waiting == {"temporal-setup", "temporal-ui", "worker"}
+
+
+def test_prometheus_scrapes_the_server_and_every_worker() -> None:
+    prometheus = services()["prometheus"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in prometheus["volumes"]}
+    config_file = mounts["/etc/prometheus/prometheus.yml"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load((ROOT / config_file).read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"temporal", "accord-worker"}
+    server_port = environment("temporal")["PROMETHEUS_ENDPOINT"].rpartition(":")[2]
+    assert jobs["temporal"]["static_configs"] == [{"targets": [f"temporal:{server_port}"]}]
+    worker_port = environment("worker")["ACCORD_METRICS_BIND"].rpartition(":")[2]
+    # Every replica of `--scale worker=N`, not whichever one the name resolves to first.
+    assert jobs["accord-worker"]["dns_sd_configs"] == [
+        {"names": ["worker"], "type": "A", "port": int(worker_port)}
+    ]
+    # Neither metrics port is published: Prometheus reaches them on the compose network.
+    for name in ("temporal", "worker"):
+        published = [str(p) for p in services()[name].get("ports", [])]
+        assert not any(p.endswith((f":{server_port}", f":{worker_port}")) for p in published), name
+
+
 def test_start_order_has_no_cycle() -> None:
     order: list[str] = []
     pending = dict(DEPENDENCIES)
@@ -145,8 +198,11 @@ def test_start_order_has_no_cycle() -> None:
         order += ready
         for s in ready:
             del pending[s]
-    # The roots start at once (the codec server needs nothing); the worker comes last.
-    assert set(order[:2]) == {"postgres", "codec-server"} and order[-1] == "worker"
+    # The roots start at once (the codec server, the CLI copy and Prometheus need
+    # nothing); the worker comes last.
+    roots = {s for s, deps in DEPENDENCIES.items() if not deps}
+    assert roots == {"postgres", "codec-server", "temporal-cli", "prometheus"}
+    assert set(order[: len(roots)]) == roots and order[-1] == "worker"
 
 
 def test_mounted_files_exist() -> None:
