@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from domain import COMMANDS
+from domain import COMMANDS, EDTF_PATTERN
 from domain.policy import allowed_text
 from domain.stages import ALLOWED_IN
 
@@ -56,6 +56,8 @@ def _type(spec: dict[str, Any]) -> str:
         return f"list of {_type(spec.get('items', {}))}"
     if "format" in spec:
         return f"{kind} ({spec['format']})"
+    if spec.get("pattern") == EDTF_PATTERN:
+        return f"{kind} (EDTF date: 2022-04-04, 2021-11, 2021, 2022-01~, 2021?, a/b)"
     if "enum" in spec:
         return " | ".join(map(str, spec["enum"]))
     return kind

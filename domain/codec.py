@@ -26,10 +26,34 @@ def _contact_logged_v1_to_v2(data: EventData) -> EventData:
     return upgraded
 
 
+def _days_are_business_dates(data: EventData) -> EventData:
+    # The step to the EDTF business dates (v2 for every type, ContactLogged v3): a v1 date
+    # was a day, and a day is written the same in EDTF. Nothing to convert.
+    return data
+
+
+def _upcasters() -> dict[tuple[str, int], Upcaster]:
+    steps: dict[tuple[str, int], Upcaster] = {("ContactLogged", 1): _contact_logged_v1_to_v2}
+    for event_type, model in EVENTS.items():
+        steps[(event_type, model.schema_version - 1)] = _days_are_business_dates
+    return steps
+
+
 # (event_type, from_version) -> function producing the data of version from_version + 1.
-UPCASTERS: dict[tuple[str, int], Upcaster] = {
-    ("ContactLogged", 1): _contact_logged_v1_to_v2,
-}
+UPCASTERS: dict[tuple[str, int], Upcaster] = _upcasters()
+
+# (event_type, version) read straight from JSON text: the current versions, and the older
+# ones whose every step up is the identity (a v1 day is a v2 date), so the log written
+# before EDTF dates folds as fast as before.
+_STRAIGHT_FROM_JSON = frozenset(
+    (event_type, version)
+    for event_type, model in EVENTS.items()
+    for version in range(1, model.schema_version + 1)
+    if all(
+        UPCASTERS.get((event_type, v)) is _days_are_business_dates
+        for v in range(version, model.schema_version)
+    )
+)
 
 
 def encode_event(event: Event) -> tuple[str, int, EventData]:
@@ -48,7 +72,7 @@ def decode_event(
     """
     if isinstance(data, str | bytes):
         model = EVENTS.get(event_type)
-        if model is not None and schema_version == model.schema_version:
+        if model is not None and (event_type, schema_version) in _STRAIGHT_FROM_JSON:
             try:
                 validated: Event = model.__pydantic_validator__.validate_json(data, strict=False)
                 return validated

@@ -40,7 +40,9 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_type: ClassVar[str]
-    schema_version: ClassVar[int] = 1
+    # 2 for every type: business dates may be as imprecise as their source (EDTF, v1 only
+    # had days) and ContactLogged 3 for the same reason (domain/codec.py upcasts older ones).
+    schema_version: ClassVar[int] = 2
 
     # The date as written (EDTF text in the stored data; a plain day reads as it always did).
     occurred_on: BusinessDate
@@ -57,7 +59,7 @@ class ProcessOpened(Event):
 
 class ContactLogged(Event):
     # v1 had a single optional `modality`; v2 lists `modalities` (see codec.UPCASTERS).
-    schema_version = 2
+    schema_version = 3
     venue: Name
     participants: Annotated[tuple[Name, ...], Field(max_length=50)] = ()
     modalities: tuple[Modality, ...] = ()

@@ -50,22 +50,22 @@ def edit(path: Path, change: Callable[[dict[str, Any]], object]) -> None:
 def test_an_event_schema_change_without_a_version_bump_fails(snapshot_copy: Path) -> None:
     # As if the code had added `conditions` to ConsentGranted since the snapshot.
     edit(
-        snapshot_copy / "events/ConsentGranted.v1.json",
+        snapshot_copy / "events/ConsentGranted.v2.json",
         lambda doc: doc["properties"].pop("conditions"),
     )
     [problem] = problems(snapshot_copy)
-    assert problem.startswith("events/ConsentGranted.v1.json: the schema of ConsentGranted v1")
-    assert "Bump ConsentGranted.schema_version to 2" in problem
-    assert "UPCASTERS[('ConsentGranted', 1)]" in problem
+    assert problem.startswith("events/ConsentGranted.v2.json: the schema of ConsentGranted v2")
+    assert "Bump ConsentGranted.schema_version to 3" in problem
+    assert "UPCASTERS[('ConsentGranted', 2)]" in problem
 
 
 def test_a_reworded_description_needs_only_a_re_export(snapshot_copy: Path) -> None:
     edit(
-        snapshot_copy / "events/ProcessOpened.v1.json",
+        snapshot_copy / "events/ProcessOpened.v2.json",
         lambda doc: doc["$defs"]["AgencyConfig"].update(description="Reworded."),
     )
     assert problems(snapshot_copy) == [
-        "events/ProcessOpened.v1.json: only descriptions changed: update the snapshot "
+        "events/ProcessOpened.v2.json: only descriptions changed: update the snapshot "
         "deliberately with `accord schema export contracts`"
     ]
 
@@ -104,7 +104,11 @@ def test_export_keeps_and_indexes_older_event_versions(
     assert v1.exists()
     index = json.loads((snapshot_copy / "index.json").read_text())
     assert index["events"]["ContactLogged"] == {
-        "schema_version": 2,
-        "schemas": {"1": "events/ContactLogged.v1.json", "2": "events/ContactLogged.v2.json"},
+        "schema_version": 3,
+        "schemas": {
+            "1": "events/ContactLogged.v1.json",
+            "2": "events/ContactLogged.v2.json",
+            "3": "events/ContactLogged.v3.json",
+        },
     }
     assert main(["schema", "check", str(snapshot_copy)]) == 0

@@ -417,7 +417,7 @@ def test_a_correction_survives_storage_and_refolds_to_the_same_state() -> None:
         reason=REASON,
     )
     stored = [encode_event(e) for e in run.events]
-    assert stored[-1][:2] == ("RecordCorrected", 1)
+    assert stored[-1][:2] == ("RecordCorrected", 2)
     assert fold((decode_event(*row) for row in stored), by=run.parties) == run.state
 
 

@@ -107,8 +107,9 @@ def fields_for(name: str, s: ProcessState, on: date, draw: Draw) -> dict[str, An
         draft = _near(draw, instrument.draft_version)
         return {"draft_version": draft, "place": "Baku", "signatories": signatories}
     if name in ("propose_mission", "reschedule_mission"):
-        if s.stage == Stage.MISSION_IN_PROGRESS and draw(st.booleans()):
-            start = str(mission.started_on)
+        if s.stage == Stage.MISSION_IN_PROGRESS and mission.started_on and draw(st.booleans()):
+            # A day the start may stand for (the earliest, when it was written imprecisely).
+            start = mission.started_on.earliest.isoformat()
         else:
             start = _day(on, draw, -2, 40)
         planned = {
