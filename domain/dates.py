@@ -164,9 +164,9 @@ def _validate(value: object) -> BusinessDate:
 @lru_cache(maxsize=8192)
 def parse_business_date(text: str) -> BusinessDate:
     """The date `text` stands for; ValueError (naming the rule) when it is not one."""
-    if not isinstance(text, str) or len(text) > 32 or not _GATE.match(text):
+    if not isinstance(text, str) or len(text) > 32 or not _GATE.fullmatch(text):
         raise ValueError(RULE)
-    if _PLAIN_DAY.match(text):
+    if _PLAIN_DAY.fullmatch(text):
         day = _day(text)
         return BusinessDate(text, DatePoint(text, "day", "", day, day))
     first, _, second = text.partition("/")

@@ -104,8 +104,9 @@ def decide(
         return [decide_correction(state, command, today)]
     on = command.occurred_on
     last = state.last_occurred_on
-    # Invariant 1 on the earliest possible days: "2021" may follow "2021-11-15" (it may be
-    # later), "2021-10" may not follow "2021-11" (it cannot be).
+    # Invariant 1 on the earliest possible days (DOMAIN.md): "2021-11" may follow "2021",
+    # "2021-01/2021-12" may follow "2021-01"; "2021" may not follow "2021-11-15", nor
+    # "2021-10" follow "2021-11".
     if last is not None and on.earliest < last.earliest:
         if name in cmd.SYSTEM_COMMANDS:
             on = last  # a timer firing is never "late": it happens at the latest known date

@@ -108,7 +108,7 @@ def test_parties_people_meetings_and_reviews() -> None:
         "Commission on Prisoners of War, Hostages and Missing Citizens of Azerbaijan | "
         "2025-03-10 |",
         "| Hikmet Hajiyev | Presidential Administration | representative | Assistant to the "
-        "President of Azerbaijan - Head of the Foreign Policy Department of the Presidential "
+        "President of Azerbaijan \u2013 Head of the Foreign Policy Department of the Presidential "
         "Administration | in 2021 |",
         "| Ambassador of Azerbaijan to the Netherlands (name not given) | Ministry of Foreign "
         "Affairs | representative | \\- | November 2021 |",
@@ -141,8 +141,8 @@ def test_chronology_has_every_event_with_its_actor_and_notes() -> None:
     # People by name and the title the source gives, not the domain's role.
     by = {e.by for e in chronology.entries}
     assert (
-        "Hikmet Hajiyev, Assistant to the President of Azerbaijan - Head of the Foreign Policy "
-        "Department of the Presidential Administration"
+        "Hikmet Hajiyev, Assistant to the President of Azerbaijan \u2013 Head of the Foreign "
+        "Policy Department of the Presidential Administration"
     ) in by
     assert "Ambassador of Azerbaijan to the Netherlands" in by
 
