@@ -820,7 +820,7 @@ def _event_json(e: Any) -> dict[str, Any]:
     return {
         "version": e.version,
         "type": e.event_type,
-        "occurred_on": e.metadata.occurred_on.isoformat(),
+        "occurred_on": e.metadata.occurred_on,
         "actor": dict(e.metadata.actor) if e.metadata.actor else None,
         "data": e.data,
     }
