@@ -16,6 +16,7 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import temporal_binary
+from cli.scenario import run_scenario
 from cli.session import Session
 from tests.workflows.builders import MFA_HEAD, Driver
 from tests.workflows.test_process import eventually
@@ -135,6 +136,39 @@ async def test_send_status_list_timeline_verify_json(
 
     code, out, _ = await accord("verify", "--stream", p.process_id, "--json", env=env)
     assert code == 0 and json.loads(out)["ok"] is True
+
+
+async def test_timeline_shows_dates_as_written_people_and_sources(
+    temporal_env: WorkflowEnvironment, session: Session, task_queue: str, database_url: str
+) -> None:
+    """The story's timeline: its dates as the source gives them, who acted by name and
+    title, and with --sources the source each fact cites (DOMAIN.md, "Dates and sources")."""
+    run = await run_scenario(session, ROOT / "scenarios" / "azerbaijan-icmp.yaml", quiet=True)
+    env = cluster_env(temporal_env, task_queue, database_url)
+    code, out, _ = await accord("timeline", run.process_id, "--sources", env=env)
+    assert code == 0
+    lines = out.splitlines()
+    [reengaged] = [i for i, line in enumerate(lines) if line.startswith("2021 ")]
+    assert "re-engaged" in lines[reengaged]
+    assert lines[reengaged].endswith(
+        "· by Hikmet Hajiyev, Assistant to the President of Azerbaijan \u2013 Head of the "
+        "Foreign Policy Department of the Presidential Administration"
+    )
+    assert lines[reengaged + 1].strip() == (
+        "source: Presentation of ICMP's assessment report in Baku, quoting State Commission "
+        "secretary Gazanfar Ahmadov. Trend, 2025-03-10, paragraph 4"
+    )
+    assert any(
+        line.startswith("2022-01~") and "· by national_body working_group_member" in line
+        for line in lines
+    )
+    code, out, _ = await accord("timeline", run.process_id, "--json", env=env)
+    rows = json.loads(out)
+    assert [r["occurred_on"] for r in rows][:3] == ["2018-05", "2018-05-17", "2018-05-17/2021"]
+    assert rows[6]["source"]["locator"] == "paragraph 4"
+    assert rows[6]["actor"]["title"].startswith("Assistant to the President")
+    plain = await accord("timeline", run.process_id, env=env)
+    assert "source:" not in plain[1]  # only on request
 
 
 async def test_temporal_cli_finds_processes_by_stage_and_pending_agency(
