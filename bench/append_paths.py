@@ -41,7 +41,8 @@ _LINK = (
     " || int8send((extract(epoch FROM t.at) * 1000000)::bigint))"
 )
 _GENESIS = "'\\x" + "00" * 32 + "'::bytea"
-# The store's one-event statement before 0006 (store/eventstore.py at 6f86f0d).
+# The store's one-event statement before 0006 (store/eventstore.py at 6f86f0d), with the
+# business date as text and the source since 0008.
 STATEMENT_FIRST = f"""
 WITH t AS MATERIALIZED (
     SELECT pg_current_xact_id() AS tx, nextval('accord.event_position_seq') AS pos,
@@ -55,9 +56,9 @@ WITH t AS MATERIALIZED (
 INSERT INTO accord.events (
     position, tx_id, event_id, stream_id, version, event_type, schema_version, data, actor,
     occurred_on, recorded_at, correlation_id, causation_id, workflow_id, run_id,
-    content_digest, prev_hash, hash)
+    content_digest, prev_hash, hash, source)
 SELECT t.pos, t.tx, $3, $1, $2 + 1, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, t.at, $9,
-       $10, $11, $12, $13, h.prev, h.hash
+       $10, $11, $12, $13, h.prev, h.hash, $14::text::jsonb
   FROM t, h
 RETURNING events.position
 """
@@ -74,7 +75,7 @@ STATEMENT_NEXT = STATEMENT_FIRST.replace(
 )
 _CALL = (
     "SELECT accord.{name}($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9,"
-    " $10, $11, $12, $13)"
+    " $10, $11, $12, $13, $14::text::jsonb)"
 )
 PATHS = {
     "statement": None,
@@ -87,7 +88,7 @@ async def _invoker_copy(conn: asyncpg.Connection) -> None:
     """`accord.append_event` as SECURITY INVOKER without the search_path SET."""
     definition: str = await conn.fetchval(
         "SELECT pg_get_functiondef('accord.append_event(text, integer, uuid, text, integer,"
-        " jsonb, jsonb, date, text, text, text, text, bytea)'::regprocedure)"
+        " jsonb, jsonb, text, text, text, text, text, bytea, jsonb)'::regprocedure)"
     )
     lines = [
         line

@@ -5,7 +5,7 @@ created and dropped here, with the same ~300-byte JSON payload and durable commi
 throughout (fsync on, synchronous_commit on):
 
   raw        asyncpg single-row INSERT into a bigserial table, one transaction per event
-  floor      the store's full event row (its 18 columns and 4 indexes, the client's encoding
+  floor      the store's full event row (its 20 columns and 4 indexes, the client's encoding
              and digest) as one plain prepared INSERT per transaction, on a direct
              connection: no chain, no head row or concurrency check, no idempotency, no
              feed notification, no pool. No append that records this row can beat it, so
@@ -127,9 +127,9 @@ async def raw_concurrent(pool: asyncpg.Pool, n: int) -> tuple[int, float]:
 _FLOOR_SQL = """
 INSERT INTO floor_events (
     event_id, stream_id, version, event_type, schema_version, data, actor, occurred_on,
-    correlation_id, causation_id, workflow_id, run_id, content_digest, prev_hash, hash)
+    correlation_id, causation_id, workflow_id, run_id, content_digest, prev_hash, hash, source)
 VALUES ($3, $1, $2 + 1, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9, $10, $11, $12,
-        $13, $13, $13)
+        $13, $13, $13, $14::text::jsonb)
 """
 
 
@@ -268,13 +268,15 @@ def domain_batches(total: int) -> Iterator[tuple[str, int, list[NewEvent]]]:
     stream_length = 1000
     for start in range(0, total, stream_length):
         stream_id = f"process-{start // stream_length}"
-        events: list[domain.Event] = [domain.ProcessOpened(occurred_on=day, process=config)]
+        events: list[domain.Event] = [
+            domain.ProcessOpened(occurred_on=domain.BusinessDate.of(day), process=config)
+        ]
         for i in range(1, min(stream_length, total - start)):
             on = day + timedelta(days=i)
             if i % 2:
                 events.append(
                     domain.ContactLogged(
-                        occurred_on=on,
+                        occurred_on=domain.BusinessDate.of(on),
                         venue="Ministry of Foreign Affairs, Baku",
                         participants=("Andreas Kleiser", "Elnur Mammadov"),
                         modalities=("membership",),
@@ -284,7 +286,7 @@ def domain_batches(total: int) -> Iterator[tuple[str, int, list[NewEvent]]]:
             else:
                 events.append(
                     domain.MeetingRecorded(
-                        occurred_on=on,
+                        occurred_on=domain.BusinessDate.of(on),
                         format="online",
                         agencies_present=("mfa",),
                         initiator="partner",

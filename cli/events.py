@@ -49,7 +49,7 @@ def _line(event: RecordedEvent, as_json: bool) -> str:
     # Escaped: other services' streams share the feed, and nothing they recorded may
     # drive the operator's terminal (the JSON form is escaped by json.dumps, below C1).
     return visible(
-        f"{event.position:>10}  {event.metadata.occurred_on}  {event.stream_id} "
+        f"{event.position:>10}  {event.metadata.occurred_on:<10}  {event.stream_id} "
         f"v{event.version}  {event.event_type}  {who}"
     )
 

@@ -227,7 +227,8 @@ async def _may_append(store: EventStore) -> bool:
     """Whether this login could append: then it is not the read-only role."""
     allowed = await store.pool.fetchval(
         "SELECT has_function_privilege(current_user, 'accord.append_event(text, integer,"
-        " uuid, text, integer, jsonb, jsonb, date, text, text, text, text, bytea)', 'EXECUTE')"
+        " uuid, text, integer, jsonb, jsonb, text, text, text, text, text, bytea, jsonb)',"
+        " 'EXECUTE')"
     )
     return bool(allowed)
 

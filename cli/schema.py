@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from cli.outputs import OUTPUTS
-from domain import COMMANDS, ERROR_CODES, EVENTS
+from domain import COMMANDS, EDTF_PATTERN, ERROR_CODES, EVENTS
 from domain.text import Name, Text
 from domain.vocabulary import Modality
 from store.feed import FeedEventJson
@@ -75,7 +75,23 @@ def _feed_event_schema() -> Document:
     fields = schema["properties"]
     # store.feed stays free of pydantic; the formats its JSON values have are added here.
     fields["event_id"]["format"] = "uuid"
-    fields["occurred_on"]["format"] = "date"
+    # The store keeps the business date as written; what Accord writes is the domain's EDTF.
+    fields["occurred_on"]["pattern"] = EDTF_PATTERN
+    fields["occurred_on"]["description"] = (
+        "The business date as written (EDTF): a day, a month or a year, optionally ~ "
+        "(approximate), ? (uncertain) or % (both), or a range of two joined by /."
+    )
+    fields["source"] = {
+        "title": "Source",
+        "description": "Where the fact is written; present only when the event cites one.",
+        "type": "object",
+        "properties": {
+            name: {"title": name.capitalize(), "type": "string"}
+            for name in ("title", "publisher", "date", "locator")
+        },
+        "required": ["title"],
+        "additionalProperties": False,
+    }
     fields["recorded_at"]["format"] = "date-time"
     fields["position"]["description"] = "The checkpoint: resume with --after <position>."
     fields["data"]["description"] = "Valid against events/<type>.v<schema_version>.json."

@@ -20,6 +20,11 @@ in exponent form (orjson writes `1e16` and `0.00001` where Python writes `1e+16`
 hash_i = SHA-256(prev_hash || content_digest_i || int8(position_i) || int8(recorded_at µs)),
 with 32 zero bytes before version 1. PostgreSQL computes it (it draws position and time);
 `chain_hash` is the same formula for verification.
+
+The metadata object holds `source` only when the event has one, so an event without a
+source digests byte for byte as it did before sources existed (tests/store/test_store_digest.py
+keeps a fixed vector). `occurred_on` is the business date as written (EDTF text); a `date`
+given to `EventMetadata` is its ISO text, as it always was.
 """
 
 from __future__ import annotations
@@ -142,28 +147,35 @@ def encode_content(
     schema_version: int,
     data: Mapping[str, Any],
     metadata: EventMetadata,
-) -> tuple[bytes, str, str | None]:
-    """(content digest, canonical JSON text of `data`, of `metadata.actor` or None).
+) -> tuple[bytes, str, str | None, str | None]:
+    """(content digest, canonical JSON text of `data`, of `metadata.actor` or None, of
+    `metadata.source` or None).
 
     The append sends those texts as the jsonb values, so each payload is serialised once.
     """
     actor = metadata.actor
+    source = metadata.source
     try:
         data_json = _fast_canonical(_plain(data))
         actor_json = None if actor is None else _fast_canonical(_plain(actor))
+        meta: dict[str, Any] = {
+            "actor": None if actor_json is None else orjson.Fragment(actor_json),
+            "causation_id": metadata.causation_id,
+            "correlation_id": metadata.correlation_id,
+            "occurred_on": metadata.occurred_on,
+            "run_id": metadata.run_id,
+            "workflow_id": metadata.workflow_id,
+        }
+        source_json = None
+        if source is not None:  # absent, not null: digests without a source are unchanged
+            source_json = _fast_canonical(_plain(source))
+            meta["source"] = orjson.Fragment(source_json)
         document = orjson.dumps(
             {
                 "data": orjson.Fragment(data_json),
                 "event_id": event_id,  # orjson writes a UUID as str() does
                 "event_type": event_type,
-                "metadata": {
-                    "actor": None if actor_json is None else orjson.Fragment(actor_json),
-                    "causation_id": metadata.causation_id,
-                    "correlation_id": metadata.correlation_id,
-                    "occurred_on": metadata.occurred_on.isoformat(),
-                    "run_id": metadata.run_id,
-                    "workflow_id": metadata.workflow_id,
-                },
+                "metadata": meta,
                 "schema_version": schema_version,
                 "stream_id": stream_id,
                 "version": version,
@@ -178,6 +190,7 @@ def encode_content(
         hashlib.sha256(document).digest(),
         data_json.decode(),
         None if actor_json is None else actor_json.decode(),
+        None if source_json is None else source_json.decode(),
     )
 
 
@@ -189,9 +202,20 @@ def _exact_encode_content(
     schema_version: int,
     data: Mapping[str, Any],
     metadata: EventMetadata,
-) -> tuple[bytes, str, str | None]:
+) -> tuple[bytes, str, str | None, str | None]:
     """The reference definition, with json.dumps."""
     actor = None if metadata.actor is None else _plain(metadata.actor)
+    source = None if metadata.source is None else _plain(metadata.source)
+    meta: dict[str, Any] = {
+        "actor": actor,
+        "occurred_on": metadata.occurred_on,
+        "correlation_id": metadata.correlation_id,
+        "causation_id": metadata.causation_id,
+        "workflow_id": metadata.workflow_id,
+        "run_id": metadata.run_id,
+    }
+    if source is not None:  # only when there is one: see the module's docstring
+        meta["source"] = source
     document = {
         "event_id": str(event_id),
         "stream_id": stream_id,
@@ -199,18 +223,16 @@ def _exact_encode_content(
         "event_type": event_type,
         "schema_version": schema_version,
         "data": _plain(data),
-        "metadata": {
-            "actor": actor,
-            "occurred_on": metadata.occurred_on.isoformat(),
-            "correlation_id": metadata.correlation_id,
-            "causation_id": metadata.causation_id,
-            "workflow_id": metadata.workflow_id,
-            "run_id": metadata.run_id,
-        },
+        "metadata": meta,
     }
     digest = hashlib.sha256(_exact_canonical(document)).digest()
     data_json = _exact_canonical(_plain(data)).decode()
-    return digest, data_json, None if actor is None else _exact_canonical(actor).decode()
+    return (
+        digest,
+        data_json,
+        None if actor is None else _exact_canonical(actor).decode(),
+        None if source is None else _exact_canonical(source).decode(),
+    )
 
 
 def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,20 +51,28 @@ T = TypeVar("T")
 # cheaper on the server; a client may no longer write those rows, so that is gone.)
 _APPEND_ONE_SQL = (
     "SELECT accord.append_event($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9,"
-    " $10, $11, $12, $13)"
+    " $10, $11, $12, $13, $14::text::jsonb)"
 )
 
 _APPEND_SQL = """
 SELECT positions, first_version, last_version, already_recorded
   FROM accord.append_events($1, $2, $3, $4, $5, $6::text[]::jsonb[], $7::text[]::jsonb[], $8,
-                            $9, $10, $11, $12, $13)
+                            $9, $10, $11, $12, $13, $14::text[]::jsonb[])
 """
 
-COLUMNS = """
+# The business date as written. Events recorded before 0008_business_date_text.sql keep
+# their day in the `date` column they were written with (`occurred_on_date`; the migration
+# did not rewrite them, which would have given every row the migration's xmin, see
+# store/verify.py), read here as the ISO text their digest was computed on.
+OCCURRED_ON = "coalesce(e.occurred_on, to_char(e.occurred_on_date, 'YYYY-MM-DD'))"
+
+_COLUMNS = """
     e.position, e.tx_id, e.event_id, e.stream_id, e.version, e.event_type, e.schema_version,
-    e.data, e.actor, e.occurred_on, e.recorded_at, e.correlation_id, e.causation_id,
-    e.workflow_id, e.run_id, e.content_digest, e.prev_hash, e.hash
+    e.data, e.actor, {occurred_on}, e.recorded_at, e.correlation_id, e.causation_id,
+    e.workflow_id, e.run_id, e.content_digest, e.prev_hash, e.hash, e.source
 """
+# A row of accord.events, as `recorded_event` reads it.
+COLUMNS = _COLUMNS.format(occurred_on=OCCURRED_ON)
 
 _READ_STREAM_SQL = f"""
 SELECT {COLUMNS} FROM accord.events e
@@ -72,8 +80,11 @@ SELECT {COLUMNS} FROM accord.events e
  ORDER BY e.version
 """
 
-# Feed order and the no-skip argument live in accord.read_feed (0001_event_log.sql).
-_READ_ALL_SQL = f"SELECT {COLUMNS} FROM accord.read_feed($1, $2) e"
+# Feed order and the no-skip argument live in accord.read_feed (0001_event_log.sql), which
+# returns the business date as text already (0008).
+_READ_ALL_SQL = (
+    f"SELECT {_COLUMNS.format(occurred_on='e.occurred_on')} FROM accord.read_feed($1, $2) e"
+)
 
 _READ_ALL_DATA_SQL = """
 SELECT "position", stream_id, version, event_type, schema_version, data
@@ -176,6 +187,7 @@ def recorded_event(row: asyncpg.Record) -> RecordedEvent:
             causation_id=row[12],
             workflow_id=row[13],
             run_id=row[14],
+            source=row[18],
         ),
         recorded_at=row[10],
         content_digest=row[15],

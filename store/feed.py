@@ -63,12 +63,8 @@ class CheckpointConflict(StoreError):
         self.actual = actual
 
 
-class FeedEventJson(TypedDict):
-    """One event of the feed as other services see it (`accord events --json`, one a line).
-
-    The transaction id that orders the feed is deliberately absent: the only cursor a
-    reader needs is `position`, the checkpoint to resume after.
-    """
+class _FeedEventKeys(TypedDict):
+    """The keys every line of the feed has (`FeedEventJson`)."""
 
     position: int
     event_id: str
@@ -76,6 +72,7 @@ class FeedEventJson(TypedDict):
     version: int
     type: str
     schema_version: int
+    # The business date as written (EDTF: 2022-04-04, 2021-11, 2021~, 2023-06-16/2025-03-10).
     occurred_on: str
     recorded_at: str
     actor: dict[str, Any] | None
@@ -86,16 +83,29 @@ class FeedEventJson(TypedDict):
     run_id: str | None
 
 
+# `source` is declared in a `total=False` class rather than as `NotRequired[...]`: with
+# postponed annotations the runtime would count it among `__required_keys__`.
+class FeedEventJson(_FeedEventKeys, total=False):
+    """One event of the feed as other services see it (`accord events --json`, one a line).
+
+    The transaction id that orders the feed is deliberately absent: the only cursor a
+    reader needs is `position`, the checkpoint to resume after.
+    """
+
+    # Where the fact is written ({title, publisher?, date?, locator?}); only when cited.
+    source: dict[str, Any]
+
+
 def feed_event_json(event: RecordedEvent) -> FeedEventJson:
     meta = event.metadata
-    return {
+    line: FeedEventJson = {
         "position": event.position,
         "event_id": str(event.event_id),
         "stream_id": event.stream_id,
         "version": event.version,
         "type": event.event_type,
         "schema_version": event.schema_version,
-        "occurred_on": meta.occurred_on.isoformat(),
+        "occurred_on": meta.occurred_on,
         "recorded_at": event.recorded_at.isoformat(),
         "actor": dict(meta.actor) if meta.actor is not None else None,
         "data": event.data,
@@ -104,6 +114,9 @@ def feed_event_json(event: RecordedEvent) -> FeedEventJson:
         "workflow_id": meta.workflow_id,
         "run_id": meta.run_id,
     }
+    if meta.source is not None:
+        line["source"] = dict(meta.source)
+    return line
 
 
 class _Wakeup:

@@ -39,8 +39,8 @@ from store.model import AppendResult, NewEvent
 _APPEND_GROUP_SQL = """
 SELECT accord.append_event_group($1::text[], $2::integer[], $3::uuid[], $4::text[],
                                  $5::integer[], $6::text[]::jsonb[], $7::text[]::jsonb[],
-                                 $8::date[], $9::text[], $10::text[], $11::text[],
-                                 $12::text[], $13::bytea[])
+                                 $8::text[], $9::text[], $10::text[], $11::text[],
+                                 $12::text[], $13::bytea[], $14::text[]::jsonb[])
 """
 
 AppendAlone = Callable[[str, int, NewEvent], Awaitable[AppendResult]]
@@ -61,7 +61,7 @@ class _Pending:
         self.stream_id = stream_id
         self.expected_version = expected_version
         self.event = event
-        self.row = row  # the group function's 13 arguments for this item
+        self.row = row  # the group function's 14 arguments for this item
         self.future = future
         self.replaying = False  # handed over to a replay of its own
 
@@ -238,11 +238,12 @@ def _settle(
 
 
 def append_arguments(stream_id: str, expected_version: int, event: NewEvent) -> tuple[Any, ...]:
-    """The 13 arguments of the one-event append, as of `accord.append_event` (and of one item
-    of a group): the canonical JSON of data and actor, sent as the jsonb values, and the
-    content digest computed on that same text."""
+    """The 14 arguments of the one-event append, as of `accord.append_event` (and of one item
+    of a group): the canonical JSON of data, actor and source, sent as the jsonb values, and
+    the content digest computed on that same text. The business date goes as the text
+    written (`occurred_on`, EDTF); the source last."""
     m = event.metadata
-    digest, data_json, actor_json = encode_content(
+    digest, data_json, actor_json, source_json = encode_content(
         event_id=event.event_id,
         stream_id=stream_id,
         version=expected_version + 1,
@@ -265,9 +266,15 @@ def append_arguments(stream_id: str, expected_version: int, event: NewEvent) -> 
         m.workflow_id,
         m.run_id,
         digest,
+        source_json,
     )
 
 
-def as_columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
-    """Rows of `append_arguments` as the array arguments of the batch and group functions."""
-    return [list(column) for column in zip(*rows, strict=True)]
+def as_columns(rows: list[tuple[Any, ...]]) -> list[list[Any] | None]:
+    """Rows of `append_arguments` as the array arguments of the batch and group functions.
+    The sources (last) are NULL rather than an array of NULLs when no event cites one, as
+    most do not: nothing to encode, cast and unnest."""
+    columns: list[list[Any] | None] = [list(column) for column in zip(*rows, strict=True)]
+    if all(source is None for source in columns[-1] or ()):
+        columns[-1] = None
+    return columns

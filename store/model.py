@@ -8,17 +8,68 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
+# The longest business date the store keeps (an EDTF range of two qualified days is 23).
+MAX_OCCURRED_ON = 64
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class EventMetadata:
-    """Who did it, when it happened in the world, and which conversation it belongs to."""
+    """Who did it, when it happened in the world, where that is written, and which
+    conversation it belongs to.
 
-    occurred_on: date
-    actor: Mapping[str, Any] | None = None
-    correlation_id: str | None = None
-    causation_id: str | None = None
-    workflow_id: str | None = None
-    run_id: str | None = None
+    `occurred_on` is the business date as written (EDTF: `2022-04-04`, `2021-11`, `2021~`,
+    `2023-06-16/2025-03-10`): opaque text to the store, 1 to 64 characters. A `date` given
+    here becomes its ISO text (`date.isoformat()`), so its digest is what it always was.
+    `source` is where the fact comes from, a JSON object the store keeps as given (like
+    `actor`); an event without one digests exactly as before sources existed.
+    """
+
+    occurred_on: str
+    actor: Mapping[str, Any] | None
+    correlation_id: str | None
+    causation_id: str | None
+    workflow_id: str | None
+    run_id: str | None
+    source: Mapping[str, Any] | None
+
+    def __init__(
+        self,
+        occurred_on: str | date,
+        actor: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        workflow_id: str | None = None,
+        run_id: str | None = None,
+        source: Mapping[str, Any] | None = None,
+    ) -> None:
+        if source is not None and not isinstance(source, Mapping):
+            raise TypeError(f"source must be a JSON object or None, not {type(source).__name__}")
+        setattr_ = object.__setattr__
+        setattr_(self, "occurred_on", business_date_text(occurred_on))
+        setattr_(self, "actor", actor)
+        setattr_(self, "correlation_id", correlation_id)
+        setattr_(self, "causation_id", causation_id)
+        setattr_(self, "workflow_id", workflow_id)
+        setattr_(self, "run_id", run_id)
+        setattr_(self, "source", source)
+
+
+def business_date_text(value: object) -> str:
+    """The business date as the store keeps it: a str as it is (a subclass as a plain str),
+    a `date` as its ISO text. Not parsed: the store does not interpret dates."""
+    if type(value) is str:
+        text = value
+    elif isinstance(value, str):
+        text = str.__str__(value)
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        raise TypeError(
+            f"occurred_on must be the business date as text (or a date), not {type(value).__name__}"
+        )
+    if not 0 < len(text) <= MAX_OCCURRED_ON:
+        raise ValueError(f"occurred_on must be 1 to {MAX_OCCURRED_ON} characters, not {len(text)}")
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,9 +70,11 @@ _UPSERT_VIEW_RETURNING_PRIOR = (
     + "RETURNING (SELECT version FROM prior)"
 )
 
+# `occurred_on` is the business date as written (text, 0008_business_date_text.sql).
 _INSERT_TIMELINE = """
-INSERT INTO accord.timeline (stream_id, version, position, occurred_on, event_type, actor, summary)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)
+INSERT INTO accord.timeline
+       (stream_id, version, position, occurred_on, event_type, actor, summary, source)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb)
 ON CONFLICT (stream_id, version) DO NOTHING
 """
 
@@ -203,21 +205,27 @@ class Projections:
 
     async def timeline(self, stream_id: str) -> list[dict[str, Any]]:
         rows = await self._store.pool.fetch(
-            "SELECT version, position, occurred_on, event_type, actor, summary"
+            "SELECT version, position, occurred_on, event_type, actor, summary, source"
             " FROM accord.timeline WHERE stream_id = $1 ORDER BY version",
             stream_id,
         )
-        return [
-            {
-                "version": r["version"],
-                "position": r["position"],
-                "occurred_on": r["occurred_on"].isoformat(),
-                "type": r["event_type"],
-                "actor": _as_dict(r["actor"]) if r["actor"] is not None else None,
-                "summary": r["summary"],
-            }
-            for r in rows
-        ]
+        return [_timeline_entry(r) for r in rows]
+
+
+def _timeline_entry(r: asyncpg.Record) -> dict[str, Any]:
+    """A timeline row: `occurred_on` is the business date as written; `source` only when the
+    event cites one."""
+    entry = {
+        "version": r["version"],
+        "position": r["position"],
+        "occurred_on": r["occurred_on"],
+        "type": r["event_type"],
+        "actor": _as_dict(r["actor"]) if r["actor"] is not None else None,
+        "summary": r["summary"],
+    }
+    if r["source"] is not None:
+        entry["source"] = _as_dict(r["source"])
+    return entry
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -274,6 +282,7 @@ async def _insert_timeline(
                 e.event_type,
                 json.dumps(dict(e.metadata.actor)) if e.metadata.actor is not None else None,
                 describe(event, state.config),
+                json.dumps(dict(e.metadata.source)) if e.metadata.source is not None else None,
             )
             for e, event in zip(events, decoded, strict=True)
         ],
@@ -312,4 +321,6 @@ async def _correct_timeline(
         marks = corrections_of(state, version)
         corrected = apply_corrections(original, version, marks)
         summary = f"{describe(corrected, state.config)} {mark(marks)}"
-        await conn.execute(_CORRECT_TIMELINE, stream_id, version, corrected.occurred_on, summary)
+        # str(): the domain's business date (a date, or its EDTF type) as its text.
+        on = str(corrected.occurred_on)
+        await conn.execute(_CORRECT_TIMELINE, stream_id, version, on, summary)

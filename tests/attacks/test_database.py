@@ -188,8 +188,13 @@ _REFUSED = [
     "DROP TRIGGER events_append_only ON accord.events",
     "CREATE OR REPLACE FUNCTION accord.refuse_history_change() RETURNS trigger"
     " LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
-    "ALTER FUNCTION accord.append_event(text, integer, uuid, text, integer, jsonb, jsonb, date,"
-    " text, text, text, text, bytea) SECURITY INVOKER",
+    "ALTER FUNCTION accord.append_event(text, integer, uuid, text, integer, jsonb, jsonb, text,"
+    " text, text, text, text, bytea, jsonb) SECURITY INVOKER",
+    "ALTER FUNCTION accord.append_events(text, integer, uuid[], text[], integer[], jsonb[],"
+    " jsonb[], text[], text[], text[], text[], text[], bytea[], jsonb[]) SECURITY INVOKER",
+    "ALTER FUNCTION accord.append_event_group(text[], integer[], uuid[], text[], integer[],"
+    " jsonb[], jsonb[], text[], text[], text[], text[], text[], bytea[], jsonb[])"
+    " SECURITY INVOKER",
 ]
 
 

@@ -11,6 +11,14 @@ from typing import Any
 
 from store import EventMetadata, EventStore, NewEvent, RecordedEvent
 
+# A source as the domain cites one (DOMAIN.md, "Dates and sources"); opaque to the store.
+SOURCE: dict[str, Any] = {
+    "title": "Azerbaijan, ICMP discuss cooperation on missing persons",
+    "publisher": "Trend News Agency",
+    "date": "2025-03-10",
+    "locator": "https://en.trend.az/azerbaijan/politics/",
+}
+
 
 def metadata(**overrides: Any) -> EventMetadata:
     fields: dict[str, Any] = {"occurred_on": date(2021, 11, 15)} | overrides

@@ -318,7 +318,7 @@ async def test_the_group_function_refuses_malformed_groups(store: EventStore) ->
                 "SELECT accord.append_event_group(ARRAY['s','s'], ARRAY[0,0],"
                 " ARRAY[gen_random_uuid(), gen_random_uuid()], ARRAY['T','T'], ARRAY[1,1],"
                 " ARRAY['{}'::jsonb,'{}'::jsonb], ARRAY[NULL::jsonb,NULL],"
-                " ARRAY[current_date, current_date], ARRAY[NULL::text,NULL],"
+                " ARRAY['2021-11', '2021-11'], ARRAY[NULL::text,NULL],"
                 " ARRAY[NULL::text,NULL], ARRAY[NULL::text,NULL], ARRAY[NULL::text,NULL],"
                 " ARRAY['\\x00'::bytea,'\\x00'])"
             )

@@ -38,14 +38,14 @@ async def test_app_role_records_and_reads_but_never_rewrites(
         await pg.execute("SET LOCAL ROLE accord_app")
         row = await pg.fetchrow(
             "SELECT * FROM accord.append_events($1, 0, ARRAY[gen_random_uuid()], '{T}', '{1}',"
-            " ARRAY['{}'::jsonb], ARRAY[NULL::jsonb], ARRAY[current_date], '{NULL}', '{NULL}',"
+            " ARRAY['{}'::jsonb], ARRAY[NULL::jsonb], ARRAY['2021-11'], '{NULL}', '{NULL}',"
             " '{NULL}', '{NULL}', ARRAY[sha256('x')])",
             stream_id,
         )
         assert row is not None and row["last_version"] == 1
         position = await pg.fetchval(
             "SELECT accord.append_event($1, 1, gen_random_uuid(), 'T', 1, '{}', NULL,"
-            " current_date, NULL, NULL, NULL, NULL, sha256('y'))",
+            " '2021', NULL, NULL, NULL, NULL, sha256('y'))",
             stream_id,
         )
         assert position > 0  # negative: already recorded

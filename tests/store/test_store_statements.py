@@ -4,13 +4,15 @@ whoever calls them, and refused inside a savepoint."""
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import pytest
 
-from store import EventStore, StoreError
+from store import EventStore, NewEvent, StoreError
 from store.eventstore import _init_connection, append_events
 from store.group_commit import append_arguments
-from tests.store.store_support import event
+from tests.store.store_support import SOURCE, event, metadata
 
 _APPEND_FUNCTIONS = ("append_event", "append_events", "append_event_group")
 
@@ -57,22 +59,64 @@ async def test_app_role_appends_through_the_store(
 
 
 async def test_other_clients_and_the_store_chain_as_one(fresh_store: EventStore) -> None:
-    """Other clients (other SDKs, psql) call `accord.append_event` as the store does.
-    Interleaved on one stream, they make one chain that `verify` accepts."""
+    """Other clients (other SDKs, psql) call `accord.append_event` as the store does, with
+    or without a source (its last argument, NULL by default: a client written before
+    sources existed passes the 13 arguments it always did). Interleaved on one stream, they
+    make one chain that `verify` accepts."""
     call = (
         "SELECT accord.append_event($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8,"
-        " $9, $10, $11, $12, $13)"
+        " $9, $10, $11, $12, $13{source})"
+    )
+    without_source = call.format(source="")
+    with_source = call.format(source=", $14::text::jsonb")
+    cited = NewEvent(
+        uuid.uuid4(), "ContactLogged", 1, {"n": 3}, metadata(occurred_on="2021-11", source=SOURCE)
     )
     async with fresh_store.pool.acquire() as conn:
-        assert await conn.fetchval(call, *append_arguments("process-mixed", 0, event())) > 0
+        args = append_arguments("process-mixed", 0, event())
+        assert await conn.fetchval(without_source, *args[:13]) > 0
         await fresh_store.append("process-mixed", 1, [event()])
-        assert await conn.fetchval(call, *append_arguments("process-mixed", 2, event())) > 0
+        args = append_arguments("process-mixed", 2, cited)
+        assert await conn.fetchval(with_source, *args) > 0
     await fresh_store.append("process-mixed", 3, [event()])
     recorded = await fresh_store.read_stream("process-mixed")
     assert [e.version for e in recorded] == [1, 2, 3, 4]
+    assert recorded[2].metadata == cited.metadata
     report = await fresh_store.verify("process-mixed")
     assert report.ok and report.events_checked == 4
     assert (await fresh_store.verify()).ok
+
+
+@pytest.mark.parametrize("occurred_on", [None, "", "2" * 65], ids=["null", "empty", "too long"])
+async def test_the_functions_refuse_a_missing_or_oversized_date(
+    fresh_store: EventStore, occurred_on: str | None
+) -> None:
+    """Any member of accord_app may call the functions: they check the business date
+    themselves (every reader expects one, of at most 64 characters), in all three forms."""
+    args = list(append_arguments("process-bad-date", 0, event()))
+    args[7] = occurred_on
+    one = (
+        "SELECT accord.append_event($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8,"
+        " $9, $10, $11, $12, $13, $14::text::jsonb)"
+    )
+    batch = (
+        "SELECT * FROM accord.append_events($1, $2, $3, $4, $5, $6::text[]::jsonb[],"
+        " $7::text[]::jsonb[], $8, $9, $10, $11, $12, $13, $14::text[]::jsonb[])"
+    )
+    group = (
+        "SELECT accord.append_event_group($1, $2, $3, $4, $5, $6::text[]::jsonb[],"
+        " $7::text[]::jsonb[], $8, $9, $10, $11, $12, $13, $14::text[]::jsonb[])"
+    )
+    async with fresh_store.pool.acquire() as conn:
+        with pytest.raises(asyncpg.PostgresError, match="occurred_on") as refused:
+            await conn.fetchval(one, *args)
+        assert refused.value.sqlstate == "AC003"
+        columns = [[value] for value in args]
+        for sql, stream_args in ((batch, args[:2]), (group, columns[:2])):
+            with pytest.raises(asyncpg.PostgresError, match="occurred_on") as refused:
+                await conn.fetchval(sql, *stream_args, *columns[2:])
+            assert refused.value.sqlstate == "AC003"
+    assert await fresh_store.stream_version("process-bad-date") == 0
 
 
 @pytest.mark.parametrize("events", [1, 2], ids=["one event", "a batch"])
