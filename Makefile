@@ -9,7 +9,7 @@ TEMPORAL_VERSION := v1.5.1
 TEMPORAL := $(TOOLS)/bin/temporal
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: setup test lint typecheck pytest run bench bench-store worker dev-server db clean
+.PHONY: setup test lint typecheck pytest run bench bench-cluster bench-store worker dev-server db clean
 
 setup: $(VENV)/.synced $(TEMPORAL) db
 
@@ -52,6 +52,13 @@ bench-store: setup
 
 bench: setup
 	$(PY) -m bench.e2e
+
+# The same workloads on the dev server and on the native cluster, side by side in one run
+# (bench/targets.py: the cluster is brought up as `accord cluster up` does, and stopped
+# after unless it was already running). BENCHMARKS.md, "Dev server and cluster".
+bench-cluster: setup
+	$(PY) -m bench.e2e --side-by-side --temporal-db-file --processes 60 --open 0
+	$(PY) -m bench.temporal_floor --side-by-side
 
 worker: setup
 	$(VENV)/bin/accord worker

@@ -46,7 +46,6 @@ import platform
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,13 +53,23 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
 import asyncpg
 
-from cli.devserver import add_dev_server_arguments, dev_server_tuning_flags, temporal_binary
+from bench.targets import (
+    DEV,
+    Target,
+    add_target_arguments,
+    backend_cpu,
+    cpu_delta,
+    cpu_seconds,
+    open_targets,
+    parse_targets,
+    stop_on_sigterm,
+)
+from cli.devserver import add_dev_server_arguments, temporal_binary
 from cli.operations import send_command, start_process
 from cli.scenario import load
 from cli.session import Session
@@ -70,7 +79,6 @@ from store.embedded import admin_url, project_root
 from store.feed import subscribe
 from workers.config import TemporalSettings
 from workflows.process import workflow_id_for
-from workflows.search import dev_server_flags
 
 STORY = project_root() / "scenarios" / "azerbaijan-icmp.yaml"
 DEFAULTS = {"processes": 200, "in_flight": 20, "open": 1000, "rounds": 4}
@@ -80,7 +88,6 @@ TARGETS = {
     "p95_update_latency_ms_20_in_flight": ("<=", 150.0),
     "worker_rss_mb_per_1000_open": ("<=", 300.0),
 }
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 WORKER_START_S = 120.0
 _T0 = time.monotonic()
 
@@ -95,7 +102,7 @@ def log(message: str) -> None:
 @dataclass(frozen=True)
 class Story:
     process: dict[str, Any]
-    first_on: date
+    first_on: object  # the first step's business date: `start_process`'s default_on
     commands: list[tuple[str, dict[str, Any]]]
 
 
@@ -115,27 +122,11 @@ def load_story(path: Path = STORY) -> Story:
 # -- measuring processes ----------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (0 if it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def memory_kb(pid: int, key: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1])
     raise KeyError(key)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -145,76 +136,6 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(p / 100 * len(ordered)))
     return ordered[rank - 1]
-
-
-class TemporalServer:
-    """`temporal server start-dev` on free ports, without UI; in memory or on a file.
-
-    In memory (the default, like the test suite's `WorkflowEnvironment.start_local`) or,
-    with `db_file`, on SQLite in a file like `make run`'s embedded server.
-    """
-
-    def __init__(
-        self, data_dir: Path, db_file: bool, extra: Sequence[str] = (), tuned: bool = True
-    ) -> None:
-        self.data_dir = data_dir
-        self.db_file = db_file
-        self.extra = list(extra)
-        self.tuned = tuned
-        self.port = free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
-
-    def start(self, timeout: float = 60.0) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [
-            temporal_binary(),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--headless",
-            "--log-level",
-            "warn",
-            *dev_server_flags(),
-            *(dev_server_tuning_flags() if self.tuned else []),
-        ]
-        if self.db_file:
-            args += ["--db-filename", str(self.data_dir / "temporal.db")]
-        args += self.extra
-        with (self.data_dir / "temporal.log").open("ab") as out:
-            self._proc = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while True:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.3),
-            ):
-                return
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"temporal dev server did not start; see {self.data_dir}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
 
 
 class WorkerProcess:
@@ -331,8 +252,8 @@ class FeedWatcher:
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-        self.recording = False
-        self.lags: list[float] = []
+        self.recording: str | None = None  # the target whose Accord round runs
+        self.lags: dict[str, list[float]] = {}
         self.seen = 0
         self.position = 0
         self._progress = asyncio.Event()
@@ -341,8 +262,9 @@ class FeedWatcher:
         async with subscribe(self.store, after=0, follow=True) as feed:
             async for batch in feed.batches():
                 now = time.time()
-                if self.recording:
-                    self.lags.extend(now - e.recorded_at.timestamp() for e in batch)
+                if self.recording is not None:
+                    lags = self.lags.setdefault(self.recording, [])
+                    lags.extend(now - e.recorded_at.timestamp() for e in batch)
                 self.seen += len(batch)
                 self.position = feed.position
                 self._progress.set()
@@ -375,42 +297,38 @@ class Phase:
 
 
 class CpuMeter:
-    """CPU seconds of the worker, the Temporal server, the database's backends, this process."""
+    """CPU seconds of the worker, the Temporal server (every process of a cluster), the bench
+    database's backends, this process, and, for a target whose Temporal persists in
+    PostgreSQL (the cluster), the backends of Temporal's own databases."""
 
-    def __init__(self, pool: asyncpg.Pool, database: str, server_pid: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, database: str, target: Target) -> None:
         self.pool = pool
         self.database = database
-        self.server_pid = server_pid
-
-    async def _backends(self) -> dict[int, float]:
-        rows = await self.pool.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database
-        )
-        return {r["pid"]: cpu_seconds(r["pid"]) for r in rows}
+        self.target = target
 
     async def snapshot(self, worker_pid: int) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "worker": cpu_seconds(worker_pid),
-            "temporal": cpu_seconds(self.server_pid),
-            "backends": await self._backends(),
+            "temporal": self.target.temporal_cpu(),
+            "backends": await backend_cpu(self.pool, [self.database]),
+            "temporal_backends": await backend_cpu(self.pool, self.target.databases),
             "driver": usage.ru_utime + usage.ru_stime,
         }
 
     async def since(self, before: dict[str, Any], worker_pid: int) -> dict[str, float]:
         after = await self.snapshot(worker_pid)
-        pids = set(before["backends"]) | set(after["backends"])
-        postgres = sum(
-            after["backends"].get(p, before["backends"].get(p, 0.0))
-            - before["backends"].get(p, 0.0)
-            for p in pids
-        )
-        return {
+        spent = {
             "worker": after["worker"] - before["worker"],
             "temporal": after["temporal"] - before["temporal"],
-            "postgres": postgres,
+            "postgres": cpu_delta(before["backends"], after["backends"]),
             "driver": after["driver"] - before["driver"],
         }
+        if self.target.databases:
+            spent["temporal_postgres"] = cpu_delta(
+                before["temporal_backends"], after["temporal_backends"]
+            )
+        return spent
 
 
 async def drive(
@@ -477,6 +395,7 @@ class Settings:
     baseline_patch: Path | None = None
     temporal_args: tuple[str, ...] = ()
     dev_server_tuned: bool = True
+    targets: tuple[str, ...] = (DEV,)
 
     @property
     def baseline_worker_args(self) -> list[str]:
@@ -629,22 +548,19 @@ async def run_benchmark(settings: Settings) -> dict[str, Any]:
     log(f"bench database {name}")
     try:
         with tempfile.TemporaryDirectory(prefix="accord-e2e-") as tmp:
-            server = TemporalServer(
-                Path(tmp) / "temporal",
-                settings.temporal_db_file,
-                settings.temporal_args,
-                tuned=settings.dev_server_tuned,
-            )
-            await asyncio.to_thread(server.start)
-            where = "SQLite file" if settings.temporal_db_file else "in memory"
-            log(f"temporal dev server on {server.address} ({where})")
             try:
-                result = await _run(settings, server, url, name, Path(tmp))
+                async with open_targets(
+                    settings.targets,
+                    Path(tmp) / "temporal",
+                    db_file=settings.temporal_db_file,
+                    extra=settings.temporal_args,
+                    tuned=settings.dev_server_tuned,
+                    log=log,
+                ) as targets:
+                    result = await _run(settings, targets, url, name, Path(tmp))
             except BaseException:
                 _keep_logs(Path(tmp))
                 raise
-            finally:
-                await asyncio.to_thread(server.stop)
             if result["errors"]:
                 result["logs"] = _keep_logs(Path(tmp))
             return result
@@ -655,133 +571,239 @@ async def run_benchmark(settings: Settings) -> dict[str, Any]:
 
 
 async def _run(
-    settings: Settings, server: TemporalServer, url: str, database: str, tmp: Path
+    settings: Settings, targets: Sequence[Target], url: str, database: str, tmp: Path
 ) -> dict[str, Any]:
     story = load_story()
     store = await EventStore.connect(url)  # applies the migrations
     try:
-        return await _measure(settings, server, store, url, database, story, tmp)
+        return await _measure(settings, targets, store, url, database, story, tmp)
     finally:
         await store.close()
 
 
+@dataclass
+class TargetRun:
+    """One target's pair of workers (Accord and pure Temporal), its client and its phases."""
+
+    target: Target
+    env: dict[str, dict[str, str]]  # the workers' environment, per arm
+    workers: dict[str, WorkerProcess]
+    sessions: dict[str, Session] = field(default_factory=dict)
+    meter: CpuMeter | None = None
+    phases: dict[str, list[Phase]] = field(default_factory=lambda: {"accord": [], "pure": []})
+
+
 async def _measure(
     settings: Settings,
-    server: TemporalServer,
+    targets: Sequence[Target],
     store: EventStore,
     url: str,
     database: str,
     story: Story,
     tmp: Path,
 ) -> dict[str, Any]:
-    client = await TemporalSettings.from_env(address=server.address).connect()
-    server_pid = server.pid
     sources = {
         "accord": snapshot_source(tmp / "accord", settings.worker_patch),
         "pure": snapshot_source(tmp / "pure", settings.baseline_patch),
     }
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": server.address,
-        "TEMPORAL_NAMESPACE": "default",
-        "DATABASE_URL": url,
-        "ACCORD_TEMPORAL_BIN": temporal_binary(),
-    }
-    if not (env.get("ACCORD_ACTOR_KEYS") or env.get("ACCORD_ACTOR_KEYS_FILE")):
-        # The workers get TEMPORAL_ADDRESS (so no local ring of their own) and run from a
-        # source snapshot: hand them the ring this client mints its tokens with.
-        env["ACCORD_ACTOR_KEYS_FILE"] = str(local_actor_keys_path())
-    arm_env = {k: {**env, "PYTHONPATH": str(src)} for k, src in sources.items()}
-    meter = CpuMeter(store.pool, database, server_pid)
-    workers = {
-        "accord": WorkerProcess(
-            "accord", settings.worker_args, arm_env["accord"], tmp, sources["accord"]
-        ),
-        "pure": WorkerProcess(
-            "pure", settings.baseline_worker_args, arm_env["pure"], tmp, sources["pure"]
-        ),
-    }
+    runs: list[TargetRun] = []
+    for target in targets:
+        env = {
+            **os.environ,
+            # Each target reached as a deployment's worker reaches its cluster.
+            "TEMPORAL_ADDRESS": target.address,
+            "TEMPORAL_NAMESPACE": target.namespace,
+            "DATABASE_URL": url,
+            "ACCORD_TEMPORAL_BIN": temporal_binary(),
+        }
+        if not (env.get("ACCORD_ACTOR_KEYS") or env.get("ACCORD_ACTOR_KEYS_FILE")):
+            # The workers get TEMPORAL_ADDRESS (so no local ring of their own) and run from
+            # a source snapshot: hand them the ring this client mints its tokens with.
+            env["ACCORD_ACTOR_KEYS_FILE"] = str(local_actor_keys_path())
+        arm_env = {k: {**env, "PYTHONPATH": str(src)} for k, src in sources.items()}
+        # Worker logs: worker-accord.log for the first target (as before), then per target.
+        prefix = "" if not runs else f"{target.name.replace(':', '_')}-"
+        runs.append(
+            TargetRun(
+                target=target,
+                env=arm_env,
+                workers={
+                    "accord": WorkerProcess(
+                        f"{prefix}accord",
+                        settings.worker_args,
+                        arm_env["accord"],
+                        tmp,
+                        sources["accord"],
+                    ),
+                    "pure": WorkerProcess(
+                        f"{prefix}pure",
+                        settings.baseline_worker_args,
+                        arm_env["pure"],
+                        tmp,
+                        sources["pure"],
+                    ),
+                },
+                meter=CpuMeter(store.pool, database, target),
+            )
+        )
     profiler = Profiler(settings.profile)
     watcher = FeedWatcher(store)
     follow = asyncio.create_task(watcher.run())
     load_start = os.getloadavg()
-    phases: dict[str, list[Phase]] = {"accord": [], "pure": []}
-    in_order: list[Phase] = []
+    # Every (target, arm) in one list: each round plays them in this order or reversed
+    # (P A, A P, ... for one target; P1 A1 P2 A2, A2 P2 A1 P1, ... for two), so that drift
+    # in the machine's load hits every arm alike.
+    arms = [(run, kind) for run in runs for kind in ("pure", "accord")]
+    in_order: list[tuple[str, Phase]] = []
+    tag = uuid.uuid4().hex[:6]
     try:
-        await asyncio.gather(*(w.start() for w in workers.values()))
+        for run in runs:
+            client = await TemporalSettings.from_env(address=run.target.address).connect()
+            await asyncio.gather(*(w.start() for w in run.workers.values()))
+            run.sessions = {
+                k: Session(client=client, store=store, task_queue=w.task_queue, embedded=None)
+                for k, w in run.workers.items()
+            }
         log("workers ready")
-        sessions = {
-            k: Session(client=client, store=store, task_queue=w.task_queue, embedded=None)
-            for k, w in workers.items()
-        }
-        tag = uuid.uuid4().hex[:6]
-        for kind in ("pure", "accord"):
-            ids = [f"w{kind[0]}{tag}-{i}" for i in range(settings.warmup)]
-            warm = await drive(sessions[kind], story, ids, settings.in_flight, kind=kind)
-            if warm.errors:
-                raise RuntimeError(f"warm-up ({kind}) failed: {warm.errors[:3]}")
+        for t, run in enumerate(runs):
+            for kind in ("pure", "accord"):
+                ids = [f"w{kind[0]}{t}{tag}-{i}" for i in range(settings.warmup)]
+                warm = await drive(run.sessions[kind], story, ids, settings.in_flight, kind=kind)
+                if warm.errors:
+                    raise RuntimeError(
+                        f"warm-up ({run.target.name} {kind}) failed: {warm.errors[:3]}"
+                    )
         await watcher.caught_up()
         log(f"warmed up ({settings.warmup} processes each)")
 
         sizes = _split(settings.processes, settings.rounds)
         for r, size in enumerate(sizes):
-            order = ("pure", "accord") if r % 2 == 0 else ("accord", "pure")
-            for kind in order:
-                ids = [f"{kind[0]}{tag}-r{r}-{i:04d}" for i in range(size)]
-                await profiler.start(workers[kind].pid, f"{kind}-round{r + 1}")
-                before = await meter.snapshot(workers[kind].pid)
+            for run, kind in arms if r % 2 == 0 else arms[::-1]:
+                t = runs.index(run)
+                ids = [f"{kind[0]}{'' if t == 0 else t}{tag}-r{r}-{i:04d}" for i in range(size)]
+                worker = run.workers[kind]
+                assert run.meter is not None
+                await profiler.start(worker.pid, f"{worker.name}-round{r + 1}")
+                before = await run.meter.snapshot(worker.pid)
                 appended = await count_events(store)
-                watcher.recording = kind == "accord"
-                phase = await drive(sessions[kind], story, ids, settings.in_flight, kind=kind)
+                watcher.recording = run.target.name if kind == "accord" else None
+                phase = await drive(run.sessions[kind], story, ids, settings.in_flight, kind=kind)
                 await profiler.stop()
                 if kind == "accord":
                     await watcher.caught_up()
-                watcher.recording = False
-                phase.cpu = await meter.since(before, workers[kind].pid)
+                watcher.recording = None
+                phase.cpu = await run.meter.since(before, worker.pid)
                 phase.events = await count_events(store) - appended
-                phases[kind].append(phase)
-                in_order.append(phase)
+                run.phases[kind].append(phase)
+                in_order.append((run.target.name, phase))
+                where = f" {run.target.name}" if len(runs) > 1 else ""
                 log(
-                    f"round {r + 1}/{len(sizes)} {kind:>6}: {size} processes in "
+                    f"round {r + 1}/{len(sizes)}{where} {kind:>6}: {size} processes in "
                     f"{phase.seconds:.1f} s, {phase.commands / phase.seconds:.1f} commands/s, "
                     f"p95 {percentile(phase.latencies, 95) * 1000:.0f} ms"
                     + (f", {len(phase.errors)} ERRORS" if phase.errors else "")
                 )
     finally:
-        for w in workers.values():
-            await w.stop()
+        for run in runs:
+            for w in run.workers.values():
+                await w.stop()
         follow.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follow
 
-    session = Session(client=client, store=store, task_queue="", embedded=None)
-    memory: dict[str, dict[str, Any]] = {}
-    if settings.open:
-        memory["accord"] = await _memory(
-            settings, session, story, arm_env["accord"], tmp, settings.worker_args, "accord"
+    memories: dict[str, dict[str, dict[str, Any]]] = {}
+    for run in runs:
+        session = Session(
+            client=run.sessions["accord"].client, store=store, task_queue="", embedded=None
         )
-        if settings.memory_baseline:
-            memory["pure"] = await _memory(
-                settings,
-                session,
-                story,
-                arm_env["pure"],
-                tmp,
-                settings.baseline_worker_args,
-                "pure",
+        memory: dict[str, dict[str, Any]] = {}
+        name = "accord" if run is runs[0] else f"{run.target.name.replace(':', '_')}-accord"
+        if settings.open:
+            memory["accord"] = await _memory(
+                settings, session, story, run.env["accord"], tmp, settings.worker_args, name
             )
+            if settings.memory_baseline:
+                memory["pure"] = await _memory(
+                    settings,
+                    session,
+                    story,
+                    run.env["pure"],
+                    tmp,
+                    settings.baseline_worker_args,
+                    name.replace("accord", "pure"),
+                )
+        memories[run.target.name] = memory
     load_end = os.getloadavg()
 
-    accord = _sum_phases("accord", phases["accord"])
-    pure = _sum_phases("pure", phases["pure"])
+    results = {
+        run.target.name: _target_result(
+            settings,
+            run,
+            [p for name, p in in_order if name == run.target.name],
+            memories[run.target.name],
+            watcher.lags.get(run.target.name, []),
+        )
+        for run in runs
+    }
+    common = {
+        "settings": _settings_json(settings, story, results),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu_model": _cpu_model(),
+            "python": platform.python_version(),
+            "temporal": _temporal_version(),
+            "code": _code_version(),
+            "load_average_start": [round(x, 2) for x in load_start],
+            "load_average_end": [round(x, 2) for x in load_end],
+            "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        },
+    }
+    errors = [e for r in results.values() for e in r["errors"]]
+    if errors:
+        log(f"{len(errors)} commands failed, e.g. {errors[:3]}")
+    if len(runs) == 1:
+        # One target: the report as it has always been, plus which target it was.
+        return {**results[runs[0].target.name], **common}
+    first, second = runs[0].target.name, runs[1].target.name
+    return {
+        "targets": results,
+        "side_by_side": _side_by_side(results, runs),
+        "ratio": f"{second} / {first}",
+        "rounds": [
+            {
+                "target": name,
+                "kind": p.kind,
+                "processes": p.processes,
+                "seconds": round(p.seconds, 2),
+            }
+            for name, p in in_order
+        ],
+        "errors": errors[:10],
+        **common,
+    }
+
+
+def _target_result(
+    settings: Settings,
+    run: TargetRun,
+    in_order: Sequence[Phase],
+    memory: dict[str, dict[str, Any]],
+    lags: list[float],
+) -> dict[str, Any]:
+    """One target's figures, in the shape `bench.e2e` has always printed."""
+    accord = _sum_phases("accord", run.phases["accord"])
+    pure = _sum_phases("pure", run.phases["pure"])
     errors = accord.errors + pure.errors
     for kind, mem in memory.items():
         errors += [f"memory ({kind}): {e}" for e in mem["errors"]]
-    if errors:
-        log(f"{len(errors)} commands failed, e.g. {errors[:3]}")
     lat = _latency_ms(accord)
-    lags = watcher.lags
     return {
+        "target": {
+            "name": run.target.name,
+            "address": run.target.address,
+            "description": run.target.description,
+            **run.target.info,
+        },
         "processes_per_minute": round(accord.processes / accord.seconds * 60, 1),
         "commands_per_second": round(accord.commands / accord.seconds, 1),
         "update_latency_ms": lat,
@@ -811,40 +833,89 @@ async def _measure(
         # other load moved during the run.
         "round_ratios": [
             round(a.seconds / b.seconds, 3)
-            for a, b in zip(phases["accord"], phases["pure"], strict=True)
+            for a, b in zip(run.phases["accord"], run.phases["pure"], strict=True)
         ],
         "memory": memory,
         "errors": errors[:10],
-        "settings": {
-            "processes": settings.processes,
-            "in_flight": settings.in_flight,
-            "open": settings.open,
-            "rounds": settings.rounds,
-            "warmup_processes": settings.warmup,
-            "commands_per_process": 1 + len(story.commands),
-            "max_cached_workflows": memory["accord"]["max_cached_workflows"] if memory else None,
-            "worker_args": list(settings.worker_args),
-            "baseline_args": settings.baseline_worker_args,
-            "worker_patch": str(settings.worker_patch) if settings.worker_patch else None,
-            "baseline_patch": str(settings.baseline_patch) if settings.baseline_patch else None,
-            "temporal_persistence": "sqlite-file" if settings.temporal_db_file else "memory",
-            "temporal_args": list(settings.temporal_args),
-            "dev_server_tuned": settings.dev_server_tuned,
-            "worker_env": {
-                k: v for k, v in sorted(os.environ.items()) if k.startswith("ACCORD_MAX")
-            },
-        },
-        "machine": {
-            "cpus": os.cpu_count(),
-            "cpu_model": _cpu_model(),
-            "python": platform.python_version(),
-            "temporal": _temporal_version(),
-            "code": _code_version(),
-            "load_average_start": [round(x, 2) for x in load_start],
-            "load_average_end": [round(x, 2) for x in load_end],
-            "measured_at": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        },
+        "max_cached_workflows": memory["accord"]["max_cached_workflows"] if memory else None,
     }
+
+
+def _settings_json(
+    settings: Settings, story: Story, results: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    cached = next(iter(results.values())).pop("max_cached_workflows")
+    for r in results.values():
+        r.pop("max_cached_workflows", None)
+    return {
+        "processes": settings.processes,
+        "in_flight": settings.in_flight,
+        "open": settings.open,
+        "rounds": settings.rounds,
+        "warmup_processes": settings.warmup,
+        "commands_per_process": 1 + len(story.commands),
+        "max_cached_workflows": cached,
+        "worker_args": list(settings.worker_args),
+        "baseline_args": settings.baseline_worker_args,
+        "worker_patch": str(settings.worker_patch) if settings.worker_patch else None,
+        "baseline_patch": str(settings.baseline_patch) if settings.baseline_patch else None,
+        "targets": list(settings.targets),
+        "temporal_persistence": "sqlite-file" if settings.temporal_db_file else "memory",
+        "temporal_args": list(settings.temporal_args),
+        "dev_server_tuned": settings.dev_server_tuned,
+        "worker_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("ACCORD_MAX")},
+    }
+
+
+def _temporal_cpu_ms(rates: dict[str, Any]) -> float:
+    """Temporal's CPU per command: its processes, plus its PostgreSQL backends if any."""
+    cpu = rates["cpu_ms_per_command"]
+    return float(cpu.get("temporal", 0.0) + cpu.get("temporal_postgres", 0.0))
+
+
+def _total_cpu_ms(rates: dict[str, Any]) -> float:
+    return float(sum(rates["cpu_ms_per_command"].values()))
+
+
+def _ratio(b: float | None, a: float | None) -> float | None:
+    if a is None or b is None or not a or math.isnan(a) or math.isnan(b):
+        return None
+    return round(b / a, 3)
+
+
+def _side_by_side(results: dict[str, dict[str, Any]], runs: Sequence[TargetRun]) -> dict[str, Any]:
+    """The second target over the first, per arm: time (the same processes, so the inverse
+    of the throughput ratio), latency, CPU; and each round's time ratio (its spread is the
+    noise of the run)."""
+    a, b = (results[r.target.name] for r in runs[:2])
+    out: dict[str, Any] = {}
+    for arm in ("accord", "pure_temporal"):
+        x, y = a[arm], b[arm]
+        out[arm] = {
+            "time": _ratio(y["seconds"], x["seconds"]),
+            "commands_per_second": _ratio(y["commands_per_second"], x["commands_per_second"]),
+            **{
+                f"latency_{p}": _ratio(y["update_latency_ms"][p], x["update_latency_ms"][p])
+                for p in ("p50", "p95", "p99")
+            },
+            "cpu_per_command": _ratio(_total_cpu_ms(y), _total_cpu_ms(x)),
+            "temporal_cpu_per_command": _ratio(_temporal_cpu_ms(y), _temporal_cpu_ms(x))
+            if runs[0].target.processes() and runs[1].target.processes()
+            else None,
+        }
+    kinds = {"accord": "accord", "pure_temporal": "pure"}
+    out["round_time_ratios"] = {
+        arm: [
+            round(q.seconds / p.seconds, 3)
+            for p, q in zip(runs[0].phases[kind], runs[1].phases[kind], strict=True)
+        ]
+        for arm, kind in kinds.items()
+    }
+    out["e2e_vs_pure_temporal"] = {
+        name: results[name]["e2e_vs_pure_temporal"]
+        for name in (a["target"]["name"], b["target"]["name"])
+    }
+    return out
 
 
 def _cpu_model() -> str:
@@ -943,7 +1014,10 @@ def render(r: dict[str, Any]) -> str:
             "",
         ),
     ]
-    for part in ("worker", "temporal", "postgres", "driver"):
+    parts = ["worker", "temporal", "postgres", "driver"]
+    if "temporal_postgres" in a["cpu_ms_per_command"]:
+        parts.insert(2, "temporal_postgres")  # the cluster's persistence
+    for part in parts:
         rows.append(
             (
                 f"CPU ms per command: {part}",
@@ -954,12 +1028,102 @@ def render(r: dict[str, Any]) -> str:
         )
     s = r["settings"]
     lines = [
+        f"target: {r['target']['name']} ({r['target']['description']})",
         f"{s['processes']} processes x {s['commands_per_process']} commands, "
         f"{s['in_flight']} in flight, {s['rounds']} rounds; {s['open']} open processes "
         f"(max_cached_workflows {s['max_cached_workflows']})",
         f"{'measure':<34} {'Accord':>14} {'pure Temporal':>14}  target",
     ]
     lines += [f"{label:<34} {x:>14} {y:>14}  {t}".rstrip() for label, x, y, t in rows]
+    if r["errors"]:
+        lines.append(f"ERRORS: {r['errors']}")
+    return "\n".join(lines)
+
+
+def render_side_by_side(r: dict[str, Any]) -> str:
+    """Each target's figures in a column, and the second over the first."""
+    (na, a), (nb, b) = list(r["targets"].items())[:2]
+    ratio = r["side_by_side"]
+
+    def fmt(value: float | None, spec: str = ",.1f") -> str:
+        return "-" if value is None or math.isnan(value) else format(value, spec)
+
+    rows: list[tuple[str, str, str, str]] = []
+    for arm, label in (("accord", "Accord"), ("pure_temporal", "pure Temporal")):
+        x, y, q = a[arm], b[arm], ratio[arm]
+        rows += [
+            (f"{label}: seconds", fmt(x["seconds"]), fmt(y["seconds"]), fmt(q["time"], ".2f")),
+            (
+                f"{label}: commands per second",
+                fmt(x["commands_per_second"]),
+                fmt(y["commands_per_second"]),
+                fmt(q["commands_per_second"], ".2f"),
+            ),
+        ]
+        for p in ("p50", "p95", "p99"):
+            rows.append(
+                (
+                    f"{label}: update latency {p} ms",
+                    fmt(x["update_latency_ms"][p], ".0f"),
+                    fmt(y["update_latency_ms"][p], ".0f"),
+                    fmt(q[f"latency_{p}"], ".2f"),
+                )
+            )
+        rows += [
+            (
+                f"{label}: CPU ms per command, all",
+                fmt(_total_cpu_ms(x), ".2f"),
+                fmt(_total_cpu_ms(y), ".2f"),
+                fmt(q["cpu_per_command"], ".2f"),
+            ),
+            (
+                f"{label}: CPU ms per command, Temporal",
+                fmt(_temporal_cpu_ms(x), ".2f"),
+                fmt(_temporal_cpu_ms(y), ".2f"),
+                fmt(q["temporal_cpu_per_command"], ".2f"),
+            ),
+        ]
+    rows.append(
+        (
+            "Accord time / pure Temporal time",
+            fmt(a["e2e_vs_pure_temporal"], ".2f"),
+            fmt(b["e2e_vs_pure_temporal"], ".2f"),
+            "",
+        )
+    )
+    rows.append(
+        (
+            "feed lag p50/p95 ms",
+            f"{fmt(a['feed_lag_ms']['p50'], '.0f')} / {fmt(a['feed_lag_ms']['p95'], '.0f')}",
+            f"{fmt(b['feed_lag_ms']['p50'], '.0f')} / {fmt(b['feed_lag_ms']['p95'], '.0f')}",
+            "",
+        )
+    )
+    if a["memory"] and b["memory"]:
+        rows.append(
+            (
+                "worker RSS per 1,000 open (MB)",
+                fmt(a["worker_rss_mb_per_1000_open"], ".0f"),
+                fmt(b["worker_rss_mb_per_1000_open"], ".0f"),
+                "",
+            )
+        )
+    s = r["settings"]
+    m = r["machine"]
+    lines = [
+        f"side by side: {na} = {a['target']['description']}",
+        f"              {nb} = {b['target']['description']}",
+        f"{s['processes']} processes x {s['commands_per_process']} commands per target and arm, "
+        f"{s['in_flight']} in flight, {s['rounds']} interleaved rounds; load average "
+        f"{m['load_average_start'][0]} -> {m['load_average_end'][0]} on {m['cpus']} CPUs",
+        f"{'measure':<40} {na:>10} {nb:>10} {r['ratio']:>16}",
+    ]
+    lines += [f"{label:<40} {x:>10} {y:>10} {q:>16}".rstrip() for label, x, y, q in rows]
+    spread = ratio["round_time_ratios"]
+    lines.append(
+        f"each round's time {r['ratio']}: Accord {spread['accord']}, "
+        f"pure Temporal {spread['pure_temporal']}"
+    )
     if r["errors"]:
         lines.append(f"ERRORS: {r['errors']}")
     return "\n".join(lines)
@@ -1016,6 +1180,7 @@ def main(argv: list[str] | None = None) -> int:
         help="A/B experiments: the baseline worker records for real (no --noop)",
     )
     add_dev_server_arguments(parser)
+    add_target_arguments(parser)
     parser.add_argument(
         "--worker-patch", type=Path, help="unified diff applied to the Accord worker's code"
     )
@@ -1023,6 +1188,10 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline-patch", type=Path, help="unified diff applied to the baseline's code"
     )
     args = parser.parse_args(argv)
+    try:
+        targets = parse_targets(args.target, args.side_by_side)
+    except ValueError as err:
+        parser.error(str(err))
     base = QUICK if args.quick else DEFAULTS
     in_flight = args.in_flight or base["in_flight"]
     settings = Settings(
@@ -1042,9 +1211,14 @@ def main(argv: list[str] | None = None) -> int:
         baseline_patch=args.baseline_patch,
         temporal_args=tuple(args.temporal_arg),
         dev_server_tuned=not args.untuned,
+        targets=targets,
     )
+    stop_on_sigterm()
     results = asyncio.run(run_benchmark(settings))
-    print(json.dumps(results, indent=2) if args.json else render(results))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(render_side_by_side(results) if "targets" in results else render(results))
     return 1 if results["errors"] else 0
 
 
