@@ -2,7 +2,9 @@
 
 One run, on its own services: a Temporal dev server started here (temporary data dir, free
 ports, no UI) and a dedicated PostgreSQL database on the embedded server (or on the
-server of DATABASE_URL), created and dropped by the run. Workers run in subprocesses
+server of DATABASE_URL), created and dropped by the run. `--target cluster` (or HOST:PORT)
+runs on the native cluster instead, `--side-by-side` on both, interleaved, with their
+ratios (bench/targets.py). Workers run in subprocesses
 (`bench.e2e_worker`, i.e. `accord worker`), so that each has its own interpreter and its
 memory can be read from /proc.
 
