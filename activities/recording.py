@@ -40,6 +40,7 @@ class ProcessRecorder:
                 metadata=EventMetadata(
                     actor=request.actor,
                     occurred_on=e.occurred_on,
+                    source=request.source,
                     correlation_id=request.correlation_id,
                     causation_id=request.causation_id,
                     workflow_id=request.workflow_id,

@@ -613,12 +613,15 @@ class CooperationProcessWorkflow:
             events=[
                 EventToRecord(
                     event_id=uuid.uuid5(EVENT_ID_NAMESPACE, f"{stream_id}/{base + i}"),
-                    occurred_on=event.occurred_on,
+                    occurred_on=event.occurred_on.text,
                     **_encoded(event),
                 )
                 for i, event in enumerate(events, start=1)
             ],
             actor=command.actor.model_dump(mode="json", exclude_none=True),
+            source=command.source.model_dump(mode="json", exclude_none=True)
+            if command.source
+            else None,
             correlation_id=update.id if update else None,
             causation_id=command.name,
             workflow_id=stream_id,
@@ -671,9 +674,9 @@ class CooperationProcessWorkflow:
         )
         # The UI shows current details in a box three lines high: two short paragraphs,
         # the last event cut short (its full sentence is in the timeline and the report).
-        since = view.stage_since.isoformat() if view.stage_since else "-"
+        since = str(view.stage_since) if view.stage_since else "-"
         lines = [f"**Stage:** {view.stage} since {since} · **Waiting on:** {waiting or 'nobody'}"]
-        on = view.last_occurred_on.isoformat() if view.last_occurred_on else "-"
+        on = str(view.last_occurred_on) if view.last_occurred_on else "-"
         if last is not None:
             sentence = describe(last, self._state.config)
             if len(sentence) > 120:

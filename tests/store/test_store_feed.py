@@ -163,7 +163,10 @@ async def test_domain_events_decode_from_the_stored_text(store: EventStore, stre
         uuid.uuid4(),
         *domain.encode_event(
             domain.ContactLogged(
-                occurred_on=date(2018, 6, 1), venue="Baku", participants=("A",), summary="é"
+                occurred_on=domain.BusinessDate.of(date(2018, 6, 1)),
+                venue="Baku",
+                participants=("A",),
+                summary="é",
             )
         ),
         event().metadata,

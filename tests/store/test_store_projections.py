@@ -37,7 +37,7 @@ def happy_path(country: str = "Azerbaijan") -> Iterator[list[NewEvent]]:
             NewEvent(
                 uuid.uuid4(),  # replaced by `record`
                 *encode_event(e),
-                EventMetadata(occurred_on=e.occurred_on, actor=who),
+                EventMetadata(occurred_on=e.occurred_on.text, actor=who),
             )
             for e in emitted
         ]
