@@ -40,7 +40,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -60,7 +60,7 @@ from temporalio.service import RPCError
 from cli.operations import open_payload, start_process
 from cli.scenario import load
 from cli.session import Session
-from domain import decide, fold, initial_state, parse_command
+from domain import BusinessDate, decide, fold, initial_state, parse_command
 from domain.errors import ERROR_CODES
 from security.actor_binding import ActorBinding
 from store import EventStore
@@ -115,7 +115,7 @@ class Step:
 @dataclass(frozen=True)
 class Story:
     process: dict[str, Any]  # the scenario's process block, without process_id
-    first_date: date
+    first_date: BusinessDate
     steps: tuple[Step, ...]
 
     @property
