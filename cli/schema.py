@@ -89,9 +89,10 @@ def _feed_event_schema() -> Document:
             name: {"title": name.capitalize(), "type": "string"}
             for name in ("title", "publisher", "date", "locator")
         },
-        "required": ["title"],
+        "required": ["title", "date"],
         "additionalProperties": False,
     }
+    fields["source"]["properties"]["date"]["pattern"] = EDTF_PATTERN  # the source's own date
     fields["recorded_at"]["format"] = "date-time"
     fields["position"]["description"] = "The checkpoint: resume with --after <position>."
     fields["data"]["description"] = "Valid against events/<type>.v<schema_version>.json."
