@@ -161,7 +161,11 @@ async def update_with_header(
             lifecycle_stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
         ),
     )
-    response = await env.client.workflow_service.update_workflow_execution(request)
+    # retry=True: the SDK's own retry of transient codes, as any real client has. An update
+    # that arrives while the run continues as new is answered RESOURCE_EXHAUSTED ("workflow
+    # is closing"), which a client sends again under the same id; the rules tested here are
+    # about what the process answers, not about that window.
+    response = await env.client.workflow_service.update_workflow_execution(request, retry=True)
     outcome = response.outcome
     if outcome.HasField("failure"):
         info = outcome.failure.application_failure_info

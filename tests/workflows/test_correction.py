@@ -89,7 +89,7 @@ async def test_a_corrected_mission_start_shows_everywhere(
     line = feed_event_json(events[-1])
     assert (line["type"], line["schema_version"], line["version"]) == (
         "RecordCorrected",
-        1,
+        2,
         outcome.events[0]["version"],
     )
     assert line["data"] == {

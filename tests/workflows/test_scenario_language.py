@@ -279,15 +279,15 @@ PROCESS = "process: {process_id: p-1}\n"
         ("- note: nothing\n", "step 1: command: each step has one of"),
         (
             "- command: c\n  on: 2023-13-45\n  actor: {party: mfa, role: head}\n",
-            "step 1: on: Input should be a valid date",
+            "step 1: on: must be a date as its source gives it (EDTF)",
         ),
         (
-            "- command: c\n  on: 2021\n  actor: {party: mfa, role: head}\n",
-            "step 1: on: a business date is written YYYY-MM-DD",
+            "- command: c\n  on: 21\n  actor: {party: mfa, role: head}\n",
+            "step 1: on: must be a date as its source gives it (EDTF)",
         ),
         (
             "- expect_events: [{type: Escalated, on: 20190211}]\n",
-            "step 1: expect_events[1].on: a business date is written YYYY-MM-DD",
+            "step 1: expect_events[1].on: must be a date as its source gives it (EDTF)",
         ),
         (
             "- expect_events: [{type: Escalated}, {type: Escalated, count: -1}]\n",
