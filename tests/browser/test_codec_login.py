@@ -10,7 +10,6 @@ origin is refused by CORS and gets nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -18,20 +17,33 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from playwright.async_api import BrowserContext, Page, expect
 from temporalio.api.common.v1 import Payload
 
 from security.codec import AesGcmCodec
 from security.codec_server import CodecServer, payloads_to_json
-from tests.browser.cdp import Page, chromium, free_port, open_browser
 from tests.security.conftest import ring
 
-pytestmark = [
-    pytest.mark.skipif(chromium() is None, reason="chromium is not installed (make browser)"),
-    pytest.mark.timeout(120),
-]
+pytestmark = pytest.mark.timeout(120)
 
 TOKEN = "browser-test-token-0123456789"
 PLAIN = Payload(metadata={"encoding": b"json/plain"}, data=b'{"venue":"OKAPI-5150 Embassy"}')
+
+# What the UI's code sends: the payloads POSTed with credentials. [status, body], or
+# ["error", message] when the browser keeps the answer from the page (CORS).
+DECODE = """async ({url, body}) => {
+    try {
+        const r = await fetch(url, {
+            method: "POST",
+            credentials: "include",
+            headers: {"Content-Type": "application/json", "X-Namespace": "default"},
+            body,
+        });
+        return [r.status, await r.text()];
+    } catch (e) {
+        return ["error", String(e)];
+    }
+}"""
 
 
 class _Blank(BaseHTTPRequestHandler):
@@ -51,7 +63,8 @@ class _Blank(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def ui_origin() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Blank)
+    """The port of a page standing in for the UI (bound to port 0: the OS picks it)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Blank)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -61,55 +74,40 @@ def ui_origin() -> Iterator[int]:
         server.server_close()
 
 
-async def decode_from_page(page: Page, codec_url: str, sealed: dict[str, Any]) -> Any:
-    """What the UI does: POST the payloads with credentials; (status, body) or the error."""
-    script = f"""
-        fetch({json.dumps(codec_url + "/decode")}, {{
-            method: "POST",
-            credentials: "include",
-            headers: {{"Content-Type": "application/json", "X-Namespace": "default"}},
-            body: {json.dumps(json.dumps(sealed))},
-        }}).then(async r => [r.status, await r.text()], e => ["error", String(e)])
-    """
-    answer = await page.send(
-        "Runtime.evaluate", expression=script, awaitPromise=True, returnByValue=True
-    )
-    return answer.get("result", {}).get("value")
+async def decode_from(page: Page, origin: str, codec_url: str, sealed: object) -> Any:
+    """Open a page of `origin` and send the codec server what the UI sends from there."""
+    await page.goto(origin + "/")
+    return await page.evaluate(DECODE, {"url": codec_url + "/decode", "body": json.dumps(sealed)})
 
 
-async def test_the_browser_decodes_only_after_signing_in(ui_origin: int) -> None:
+async def test_the_browser_decodes_only_after_signing_in(
+    page: Page, context: BrowserContext, ui_origin: int
+) -> None:
     codec = AesGcmCodec(ring("k1"))
     ui = f"http://localhost:{ui_origin}"
     server = CodecServer(codec, TOKEN, [ui], port=0).start()
     codec_url = f"http://localhost:{server.port}"
     sealed = payloads_to_json([codec.encrypt(PLAIN)])
     try:
-        async with open_browser() as page:
-            await page.goto(ui + "/")
-            await asyncio.sleep(0.5)
-            status, body = await decode_from_page(page, codec_url, sealed)
-            assert status == 401 and "OKAPI" not in body
+        status, body = await decode_from(page, ui, codec_url, sealed)
+        assert status == 401 and "OKAPI" not in body
 
-            # Sign in as a person does: the form, the token, the button.
-            await page.goto(codec_url + "/login")
-            await page.wait_for_text("Codec server token")
-            await page.evaluate(
-                f"document.querySelector('input[name=token]').value = {json.dumps(TOKEN)};"
-                "document.querySelector('form').submit();"
-            )
-            await page.wait_for_text("Signed in")
-            assert await page.evaluate("document.cookie") == ""  # HttpOnly: no script sees it
+        # Sign in as a person does: the form, the token, the button.
+        await page.goto(codec_url + "/login")
+        await expect(page.get_by_text("Codec server token")).to_be_visible()
+        await page.locator("input[name=token]").fill(TOKEN)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_text("Signed in")).to_be_visible()
+        assert await page.evaluate("document.cookie") == ""  # HttpOnly: no script sees it
+        cookies = await context.cookies(codec_url)
+        assert cookies and all(c["httpOnly"] and c["sameSite"] == "Strict" for c in cookies)
 
-            await page.goto(ui + "/")
-            await asyncio.sleep(0.5)
-            status, body = await decode_from_page(page, codec_url, sealed)
-            assert status == 200, body
-            assert json.loads(body) == payloads_to_json([PLAIN])
+        status, body = await decode_from(page, ui, codec_url, sealed)
+        assert status == 200, body
+        assert json.loads(body) == payloads_to_json([PLAIN])
 
-            # Another origin, same browser, same cookie jar: CORS keeps the answer from it.
-            await page.goto(f"http://127.0.0.1:{ui_origin}/")
-            await asyncio.sleep(0.5)
-            outcome = await decode_from_page(page, codec_url, sealed)
-            assert outcome[0] == "error", outcome
+        # Another origin, same browser, same cookie jar: CORS keeps the answer from it.
+        outcome = await decode_from(page, f"http://127.0.0.1:{ui_origin}", codec_url, sealed)
+        assert outcome[0] == "error", outcome
     finally:
         server.stop()
