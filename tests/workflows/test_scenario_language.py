@@ -18,10 +18,14 @@ from temporalio.exceptions import ApplicationError
 
 from cli.operations import CommandOutcome
 from cli.scenario import (
+    CommandStep,
     EventCheck,
+    ExpectStep,
     Rejection,
     ScenarioError,
     Step,
+    WaitForStep,
+    WaitStep,
     _recorded_opening,
     data_matches,
     event_check_problem,
@@ -258,6 +262,23 @@ def test_raw_step_sends_actor_and_date_exactly_as_written() -> None:
     }
 
 
+def test_each_step_is_read_as_its_kind() -> None:
+    wait = Step.model_validate({"wait": "PT3S", "expect_events": [{"type": "Escalated"}]})
+    assert isinstance(wait, WaitStep) and wait.wait.total_seconds() == 3
+    poll = Step.model_validate({"wait_for": {"stage": "x"}, "timeout": "PT30S"})
+    assert isinstance(poll, WaitForStep) and poll.wait_for == {"stage": "x"}
+    checks = Step.model_validate({"expect": {"stage": "x"}, "note": "only checks"})
+    assert isinstance(checks, ExpectStep) and checks.kind == "expect"
+    sent = Step.model_validate({"command": "c", "on": "2019-02-11", "actor": {"party": "mfa"}})
+    assert isinstance(sent, CommandStep) and sent.kind == "command"
+    # A step that sends nothing answers a command step's questions with "nothing".
+    nothing = (poll.command, poll.on, poll.actor, poll.raw, poll.with_, poll.as_written)
+    assert nothing == (None, None, None, False, {}, {})
+    assert poll.expect_rejected is None and poll.business_date is None
+    with pytest.raises(TypeError, match="a wait_for step sends no command"):
+        poll.payload()
+
+
 def test_yaml_dates_stay_text_until_a_typed_key_reads_them() -> None:
     doc = read_yaml("on: 2023-13-45\nwhen: 2019-02-11\nflag: yes\n")
     assert doc == {"on": "2023-13-45", "when": "2019-02-11", "flag": "yes"}
@@ -336,6 +357,28 @@ def test_malformed_file_is_one_line(tmp_path: Path, text: str, reason: str) -> N
         load(path)
     assert str(err.value).startswith(f"{path}: {reason}"), str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [
+        ("- wait: PT1S\n  as_written: {}\n", "step 1: as_written: not a scenario key"),
+        ("- wait_for: {stage: x}\n  source: s\n", "step 1: source: only a command step"),
+        ("- command: c\n  raw: true\n  timeout: PT1S\n", "step 1: timeout: only a wait_for"),
+        ("- wait: PT1S\n  wait_for: {}\n  command: c\n", "step 1: wait: a step has only one"),
+        ("- 5\n", "step 1: Input should be a valid dictionary or instance of Step"),
+        ("- wait: null\n  expect: {stage: x}\n  timeout: PT1S\n", "step 1: timeout: only"),
+        ("- expect: {stage: x}\n  expect_rejected: {fields: x}\n", "step 1: expect_rejected: only"),
+    ],
+)
+def test_a_key_of_another_kind_names_the_kind_that_takes_it(
+    tmp_path: Path, step: str, reason: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(PROCESS + "steps:\n" + step)
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    assert str(err.value).startswith(f"{path}: {reason}"), str(err.value)
 
 
 def test_every_scenario_file_loads_and_the_new_keys_are_used() -> None:
