@@ -9,7 +9,7 @@ TEMPORAL_VERSION := v1.5.1
 TEMPORAL := $(TOOLS)/bin/temporal
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: setup test lint typecheck pytest run bench bench-cluster bench-store worker dev-server db clean
+.PHONY: setup test test-unit lint typecheck pytest run bench bench-cluster bench-store worker dev-server db clean
 
 setup: $(VENV)/.synced $(TEMPORAL) db
 
@@ -43,6 +43,13 @@ pytest: setup browser
 	$(VENV)/bin/pytest -q
 
 test: setup lint typecheck pytest
+
+# The inner loop: every test that needs no service (the domain, parsers, renderers, the
+# digest), with a tenth of the property tests' examples (tests/hypothesis_budget.py).
+# Layers are markers given at collection (tests/conftest.py): unit, store, temporal,
+# browser, cluster; `pytest -m "unit or store"` and the like pick others.
+test-unit: $(VENV)/.synced
+	ACCORD_TEST_QUICK=1 $(VENV)/bin/pytest -q -m unit -p no:cacheprovider
 
 run: setup
 	$(VENV)/bin/accord scenario run scenarios/azerbaijan-icmp.yaml --keep-server --report-dir .data

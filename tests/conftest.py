@@ -10,6 +10,9 @@
   `client` mints a token per start and update for the actor the command names and the
   process it targets (as the CLI does); `worker` (built on `client`) requires them.
   `plain_client` has no interceptor: it sends exactly what a test gives it.
+
+Test layers are markers given at collection (`pytest -m unit`, `make test-unit`): see
+`pytest_collection_modifyitems` below.
 """
 
 from __future__ import annotations
@@ -34,6 +37,41 @@ from store.embedded import embedded
 from tests.actor_keys import TEST_ACTOR_KEYS
 from workers.main import build_worker
 from workflows import search
+
+# Layers, from the cheapest: `unit` needs no service; `store` a PostgreSQL; `temporal` a
+# Temporal server (and usually PostgreSQL); `browser` Debian's chromium; `cluster` the native
+# cluster. A test's layer follows from what it uses, so nobody has to remember to mark it:
+# the fixtures it requests, or its folder for the suites that start their services
+# themselves (subprocesses of `accord`, benchmarks, fault runs).
+_TEMPORAL_FIXTURES = frozenset({"temporal_env", "client", "plain_client", "worker", "session"})
+_STORE_FIXTURES = frozenset({"admin_url", "database_url", "pg", "store"})
+_FOLDER_LAYERS = {
+    "browser": "browser",
+    "cluster": "cluster",
+    "faults": "temporal",
+    "bench": "temporal",
+    "deploy": "temporal",
+    "histories": "temporal",
+}
+
+
+def layer_of(item: pytest.Item) -> str:
+    folder = item.path.parent.name
+    if folder in _FOLDER_LAYERS:
+        return _FOLDER_LAYERS[folder]
+    used = set(getattr(item, "fixturenames", ()))
+    if used & _TEMPORAL_FIXTURES or item.get_closest_marker("temporal"):
+        return "temporal"
+    if used & _STORE_FIXTURES or item.get_closest_marker("store"):
+        return "store"
+    return "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = layer_of(item)
+        if not item.get_closest_marker(layer):
+            item.add_marker(getattr(pytest.mark, layer))
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,9 @@ from store.digest import GENESIS_HASH, chain_hash, content_digest
 from store.embedded import SERVICE_ROLE, database_url, embedded, project_root
 from tests.store.store_support import event
 
+# Every test here reaches PostgreSQL, some through the embedded server directly.
+pytestmark = pytest.mark.store
+
 # Everything a row of the chain is made of, in one value: any change shows.
 _CHAIN_STATE_SQL = """
 SELECT (SELECT count(*) FROM accord.events),

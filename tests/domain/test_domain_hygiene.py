@@ -37,6 +37,7 @@ from tests.domain.domain_scenario import (
     command,
     run_to,
 )
+from tests.hypothesis_budget import examples
 
 TODAY = date(2026, 12, 4)
 MEETING: dict[str, Any] = {
@@ -418,7 +419,7 @@ def _render(node: Any, repeat: tuple[int, int] | None, counter: list[int], style
     repeat=st.booleans(),
     as_bytes=st.booleans(),
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_a_repeated_key_is_found_however_the_json_is_written(
     which: int, where: int, key: int, style: str, repeat: bool, as_bytes: bool
 ) -> None:

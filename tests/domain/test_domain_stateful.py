@@ -51,6 +51,7 @@ from tests.domain.domain_scenario import (
     WORKING_GROUP,
     actor,
 )
+from tests.hypothesis_budget import examples
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 
@@ -336,7 +337,7 @@ class ProcessMachine(RuleBasedStateMachine):
 
 
 ProcessMachine.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=examples(150),
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -355,7 +356,7 @@ def test_random_runs_reach_deep_stages() -> None:
                 reached.add(self.state.stage)
 
     Recording.TestCase.settings = settings(
-        max_examples=60, stateful_step_count=60, deadline=None, database=None
+        max_examples=max(20, examples(60)), stateful_step_count=60, deadline=None, database=None
     )
     Recording.TestCase().runTest()
     assert {Stage.MISSION_PLANNING, Stage.UNDER_REVIEW, Stage.ACCEPTED} <= reached

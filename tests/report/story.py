@@ -33,12 +33,15 @@ class Recorder:
         self.stream = stream
         self.state = initial_state()
         self.events: list[RecordedEvent] = []
+        # (events recorded before it, name, command) for each command decided.
+        self.commands: list[tuple[int, str, Command]] = []
 
     def command(self, name: str, payload: dict[str, Any], *, system: bool = False) -> None:
         self.record(parse_command(name, _json(payload), include_system=system), payload["actor"])
 
     def record(self, command: Command, actor: dict[str, Any]) -> None:
         # As the workflow records them: the actor and the cited source as metadata.
+        self.commands.append((len(self.events), command.name, command))
         source = (
             command.source.model_dump(mode="json", exclude_none=True) if command.source else None
         )

@@ -254,6 +254,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.temporal  # starts a dev server itself
 def test_dev_server_starts_with_the_ui_codec_endpoint(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -23,6 +23,7 @@ from store.digest import (
     content_digest,
     encode_content,
 )
+from tests.hypothesis_budget import examples
 
 
 def test_canonical_json_is_sorted_compact_utf8() -> None:
@@ -105,13 +106,13 @@ def _outcome(encode: Any, value: Any) -> bytes | str:
         return type(error).__name__
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(st.dictionaries(st.text(), json_values, max_size=6))
 def test_fast_canonical_json_equals_the_json_dumps_definition(value: dict[str, Any]) -> None:
     assert _outcome(canonical_json, value) == _outcome(_exact_canonical, value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.dictionaries(st.text(), json_values, max_size=5),
     st.none() | st.dictionaries(st.text(), json_values, max_size=3),
