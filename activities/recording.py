@@ -14,6 +14,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import RecordRequest, RecordResult
+from readmodel.projections import Projections
 from store import (
     ConcurrencyConflict,
     EventMetadata,
@@ -21,7 +22,6 @@ from store import (
     IdempotencyConflict,
     NewEvent,
 )
-from store.projections import Projections
 
 
 class ProcessRecorder:

@@ -118,7 +118,7 @@ def _comparable(value: Any) -> Any:
 
 def _append_only() -> None:
     """`Projections.refresh` does nothing: the append alone is on the command's path."""
-    from store.projections import Projections
+    from readmodel.projections import Projections
 
     async def refresh(self: Projections, stream_id: str) -> None:
         return None

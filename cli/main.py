@@ -226,7 +226,7 @@ def _by(actor: Any) -> str:
 
 
 async def _cmd_timeline(args: argparse.Namespace) -> int:
-    from store.projections import Projections
+    from readmodel.projections import Projections
 
     workflow_id = as_workflow_id(args.id)
     async with open_session(in_process_worker=False) as session:
@@ -291,9 +291,9 @@ async def _cmd_db_migrate(args: argparse.Namespace) -> int:
 
 
 async def _cmd_projections_rebuild(args: argparse.Namespace) -> int:
+    from readmodel.projections import Projections
     from store import EventStore
     from store.embedded import database_url
-    from store.projections import Projections
 
     store = await EventStore.connect(database_url())
     try:

@@ -17,9 +17,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.loading import ProcessLoader
 from activities.recording import ProcessRecorder
+from readmodel.projections import Projections
 from store import EventStore
 from store.embedded import database_url
-from store.projections import Projections
 from workers import logs, metrics
 from workers.config import TemporalSettings
 from workflows.process import CooperationProcessWorkflow

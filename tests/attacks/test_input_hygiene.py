@@ -36,8 +36,8 @@ from cli.session import Session
 from domain import MESSAGE_LIMIT, ProcessConfig, encode_event
 from domain import events as ev
 from domain.dates import BusinessDate
+from readmodel.projections import Projections
 from store import EventMetadata, EventStore, NewEvent
-from store.projections import Projections
 from tests.actor_keys import token_for
 from tests.attacks import raw
 from tests.workflows.builders import MFA_HEAD, NB_CHAIR, Driver, process_block

@@ -59,9 +59,9 @@ from domain.policy import may_issue
 from domain.stages import ALLOWED_IN, Stage
 from domain.state import ProcessState
 from domain.text import echo
+from readmodel.projections import Projections
 from security.actor_binding import acting_as
 from store import EventStore
-from store.projections import Projections
 from tests.actor_keys import token_for
 from tests.workflows.builders import ICMP_DG, MFA_HEAD, NB_CHAIR, Driver
 

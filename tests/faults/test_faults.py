@@ -62,10 +62,10 @@ from cli.scenario import load
 from cli.session import Session
 from domain import BusinessDate, decide, fold, initial_state, parse_command
 from domain.errors import ERROR_CODES
+from readmodel.projections import Projections
 from security.actor_binding import ActorBinding
 from store import EventStore
 from store.embedded import project_root
-from store.projections import Projections
 from tests.actor_keys import TEST_ACTOR_KEYS
 from tests.faults.cluster import Cluster
 from workflows.contracts import CommandResult

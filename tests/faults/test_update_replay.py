@@ -40,8 +40,8 @@ from activities.contracts import RecordRequest, RecordResult
 from activities.loading import ProcessLoader
 from activities.recording import ProcessRecorder
 from cli.session import Session
+from readmodel.projections import Projections
 from store import EventStore
-from store.projections import Projections
 from tests.workflows.builders import NB_SECRETARY, Driver
 from tests.workflows.test_replay import replayer
 from workers.main import WORKFLOWS

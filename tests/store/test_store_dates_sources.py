@@ -13,12 +13,12 @@ from typing import Any
 import asyncpg
 import pytest
 
+from readmodel.projections import Projections
 from store import EventStore, NewEvent, RecordedEvent
 from store.eventstore import _init_connection
 from store.feed import feed_event_json
 from store.group_commit import append_arguments
 from store.migrate import _apply, migrate, migrations
-from store.projections import Projections
 from tests.store.store_support import SOURCE, event, metadata
 
 EDTF = ["2022-04-04", "2021-11", "2021", "2022-01~", "2021?", "2020%", "2023-06-16/2025-03-10"]

@@ -16,8 +16,8 @@ import pytest
 
 from domain import ProcessState, encode_event
 from domain.vocabulary import PROCESS_STREAM_PREFIX
+from readmodel.projections import Projections
 from store import EventMetadata, EventStore, NewEvent, RecordedEvent
-from store.projections import Projections
 from tests.domain.domain_scenario import CONFIG, HAPPY_PATH, Run
 
 Rows = tuple[list[dict[str, Any]], list[dict[str, Any]]]

@@ -9,9 +9,9 @@ import uuid
 from cli.operations import read_status
 from cli.report import Table, Timeline, build_report, to_markdown
 from cli.session import Session
+from readmodel.projections import Projections
 from store import EventStore
 from store.feed import feed_event_json
-from store.projections import Projections
 from tests.workflows.builders import ICMP_POLICY, MFA_HEAD, SSS_HEAD, Driver
 
 REASON = "The mission report gives 5 June as the first day"

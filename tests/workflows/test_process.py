@@ -14,8 +14,8 @@ from temporalio.worker import Worker
 
 from cli.operations import read_status
 from cli.session import Session
+from readmodel.projections import Projections
 from store import EventStore
-from store.projections import Projections
 from tests.workflows.builders import (
     ICMP_DG,
     ICMP_POLICY,
