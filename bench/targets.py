@@ -42,6 +42,7 @@ from cli.cluster import (
     _open,
 )
 from cli.devserver import dev_server_tuning_flags, temporal_binary
+from cli.ports import free_port
 from workflows.search import dev_server_flags
 
 DEV = "dev"
@@ -58,12 +59,6 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     fields = stat.rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TemporalServer:

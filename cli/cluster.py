@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 import yaml
 
+from cli.ports import bindable, free_port, listening
 from security.codec import codec_keys_from_env
 from security.keys import local_actor_keys_path, local_data_dir
 from store.embedded import project_root
@@ -147,31 +147,12 @@ def _say(log: Any, message: str) -> None:
 # -- ports -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _bindable(port: int) -> bool:
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        with socket.socket(socket.AF_INET, kind) as s:
-            # As the Go servers bind: a port in TIME_WAIT after `down` is still usable.
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
 def membership_port(taken: set[int]) -> int:
     """A free port below 32768: the cluster_membership table stores it as a smallint, and
     the OS's ephemeral ports (what `free_port` gets) start above that."""
     for _ in range(1000):
         port = random.randint(20000, 32000)
-        if port not in taken and _bindable(port):
+        if port not in taken and bindable(port):
             return port
     raise ClusterError("no free membership port below 32768")
 
@@ -224,14 +205,6 @@ def default_root() -> Path:
 
 
 # -- processes -------------------------------------------------------------------------------
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _alive(pid: int) -> bool:
@@ -365,7 +338,7 @@ class NativeCluster:
         ports: dict[str, Ports] = {}
         for name in TEMPORAL_SERVICES:
             old = previous.get(name)
-            if old and all(_bindable(p) for p in (old.grpc, old.membership) if p):
+            if old and all(bindable(p) for p in (old.grpc, old.membership) if p):
                 ports[name] = old
             else:
                 ports[name] = Ports(
@@ -377,9 +350,9 @@ class NativeCluster:
             taken.add(ports[name].membership)
         self.state.ports = ports
         self._worker_ports()
-        if not self.state.ui_port or not _bindable(self.state.ui_port):
+        if not self.state.ui_port or not bindable(self.state.ui_port):
             self.state.ui_port = free_port()
-        if not self.state.codec_port or not _bindable(self.state.codec_port):
+        if not self.state.codec_port or not bindable(self.state.codec_port):
             self.state.codec_port = free_port()
 
     def _worker_ports(self, *, recheck: bool = True) -> None:
@@ -388,7 +361,7 @@ class NativeCluster:
         be running, kept as it is)."""
         for name in WORKERS:
             old = self.state.ports.get(name)
-            if old is None or not old.metrics or (recheck and not _bindable(old.metrics)):
+            if old is None or not old.metrics or (recheck and not bindable(old.metrics)):
                 self.state.ports[name] = Ports(metrics=free_port())
 
     def metrics_endpoints(self) -> dict[str, str]:
@@ -630,7 +603,7 @@ class NativeCluster:
         port = self.state.ports[name].membership
         deadline = time.monotonic() + timeout
         restarted = False
-        while not _listening(port):
+        while not listening(port, timeout=0.5):
             if not _alive(self.state.pids[name]):
                 if restarted:
                     raise ClusterError(f"{name} exited at start; see {self.log_path(name)}")

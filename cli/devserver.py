@@ -13,12 +13,12 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cli.ports import listening
 from security.codec_server import ui_codec_endpoint
 from store.embedded import project_root
 from workflows.search import dev_server_flags
@@ -83,14 +83,6 @@ def ui_codec_flags() -> list[str]:
     return ["--ui-codec-endpoint", endpoint] if endpoint else []
 
 
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.3):
-            return True
-    except OSError:
-        return False
-
-
 @dataclass(frozen=True)
 class DevServer:
     data_dir: Path
@@ -110,7 +102,7 @@ class DevServer:
         return self.data_dir / "temporal.pid"
 
     def running(self) -> bool:
-        return _listening(self.port)
+        return listening(self.port)
 
     def start(self, timeout: float = 60.0, extra_args: tuple[str, ...] = ()) -> bool:
         """Start in the background unless already listening; True if this call started it."""

@@ -9,7 +9,6 @@ HTML report, which must also print). Needs Debian's `chromium`
 
 from __future__ import annotations
 
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from cli.devserver import DevServer
+from cli.ports import free_port
 from cli.report_cli import write_reports
 from cli.scenario import run_scenario
 from cli.session import Session
@@ -33,13 +33,6 @@ STORY = ROOT / "scenarios" / "azerbaijan-icmp.yaml"
 SHOTS = ROOT / ".data"
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

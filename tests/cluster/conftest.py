@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from cli.cluster import BuildTooSlow, NativeCluster, build
+from cli.ports import free_port
 from store.embedded import EmbeddedPostgres
-from tests.faults.cluster import free_port
 
 OPT_IN = "ACCORD_CLUSTER_TESTS"
 

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import sys
 import time
@@ -26,6 +25,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from cli.ports import free_port
 from store import EventStore, feed_reader
 from store.embedded import embedded, project_root
 from store.feed_reader import READER_LOGIN, reader_password_file, setup_reader
@@ -198,13 +198,6 @@ async def test_the_embedded_default_makes_a_reader_login_with_a_private_password
 # -- accord feed-server ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _server_env(reader_url: str, **extra: str) -> dict[str, str]:
     env = {
         k: v
@@ -222,7 +215,7 @@ class FeedServer:
 
 @pytest.fixture(scope="module")
 async def feed_server(reader_url: str) -> AsyncIterator[FeedServer]:
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -285,7 +278,7 @@ async def test_feed_server_refuses_to_start_without_a_strong_token(
             "cli.main",
             "feed-server",
             "--port",
-            str(_free_port()),
+            str(free_port()),
             cwd=project_root(),
             env=_server_env(reader_url, **extra),
             stdout=asyncio.subprocess.PIPE,
@@ -498,7 +491,7 @@ async def test_a_feed_server_on_a_role_that_may_append_says_so(database_url: str
     (the session's superuser): it serves, but warns in one line at start."""
     env = _server_env("", ACCORD_FEED_TOKEN=TOKEN, DATABASE_URL=database_url)
     del env["ACCORD_FEED_DATABASE_URL"]
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -525,7 +518,7 @@ async def test_a_feed_server_on_a_role_that_may_append_says_so(database_url: str
 async def test_sigterm_ends_the_server_promptly_even_with_a_long_poll_waiting(
     reader_url: str, store: EventStore
 ) -> None:
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

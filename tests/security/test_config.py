@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from cli.devserver import DevServer, ui_codec_flags
 from cli.main import main
+from cli.ports import free_port
 from security.actor_binding import ActorBinding
 from security.actor_token import verify
 from security.codec import AesGcmCodec, header_codec_behavior
@@ -213,7 +213,7 @@ def test_cli_codec_server_refuses_to_start_unconfigured(
 
 
 def test_cli_codec_server_serves_until_sigterm() -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ACCORD_CODEC_KEYS": ring_text(ring("k1")),
@@ -248,18 +248,12 @@ def test_cli_codec_server_serves_until_sigterm() -> None:
         proc.stderr.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.temporal  # starts a dev server itself
 def test_dev_server_starts_with_the_ui_codec_endpoint(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("ACCORD_CODEC_KEYS", ring_text(ring("k1")))
-    server = DevServer(data_dir=tmp_path, port=_free_port(), ui_port=_free_port())
+    server = DevServer(data_dir=tmp_path, port=free_port(), ui_port=free_port())
     assert server.start(timeout=60)
     pid = int((tmp_path / "temporal.pid").read_text())
     try:
@@ -296,8 +290,8 @@ async def test_the_embedded_default_needs_no_key_setup(
     env.update(
         DATABASE_URL=database_url,
         ACCORD_DATA_DIR=str(data),
-        ACCORD_TEMPORAL_PORT=str(_free_port()),
-        ACCORD_TEMPORAL_UI_PORT=str(_free_port()),
+        ACCORD_TEMPORAL_PORT=str(free_port()),
+        ACCORD_TEMPORAL_UI_PORT=str(free_port()),
     )
     accord = str(Path(sys.executable).parent / "accord")
     scenario = Path(__file__).resolve().parents[2] / "scenarios" / "suspension-resumed.yaml"

@@ -16,6 +16,9 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import temporal_binary
+
+# Re-exported: tests/workflows/test_metrics.py takes it from here.
+from cli.ports import free_port as free_port
 from cli.scenario import run_scenario
 from cli.session import Session
 from tests.workflows.builders import MFA_HEAD, Driver
@@ -23,12 +26,6 @@ from tests.workflows.test_process import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCORD = [sys.executable, "-m", "cli.main"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cluster_env(
