@@ -1,7 +1,7 @@
 """The codec server: Temporal's remote codec protocol, so the web UI can show decrypted data.
 
 `POST .../encode` and `POST .../decode` take and return `{"payloads": [...]}`, the proto
-JSON form of `Payloads` (metadata values and data in base64), as the UI and the
+JSON form of `Payloads` (read and written by protobuf's `json_format`), as the UI and the
 `temporal` CLI send it; only the last path segment selects the endpoint. Every request
 needs the shared secret `ACCORD_CODEC_SERVER_TOKEN`, either as `Authorization: Bearer`
 (scripts, a UI that passes its access token) or as the cookie set by `/login` (the dev
@@ -15,43 +15,42 @@ and checked against the cap, and only then is the body read (at most that many b
 within `REQUEST_TIMEOUT`). A refused request is answered at once and its connection
 closed without reading its body. `/login` reads at most `MAX_LOGIN_BODY` bytes.
 
-Standard library only: `ThreadingHTTPServer` in a background thread; the codec is
-synchronous and thread-safe.
+This module decides what each request gets; `security/codec_http.py` serves it (aiohttp's
+low-level server in a background thread: one handler, no router, since the last segment
+is the route) and bounds what is read and how long it may take.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import binascii
 import hashlib
 import hmac
 import json
 import os
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-import structlog
-from temporalio.api.common.v1 import Payload
+from aiohttp import web
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
 
 from security.codec import AesGcmCodec, CodecError, codec_keys_from_env
+from security.codec_http import BackgroundServer, Refused, read_body
 
 DEFAULT_PORT = 8888
 DEFAULT_ORIGIN = "http://127.0.0.1:8233"
 MAX_BODY = 16 * 1024 * 1024  # a history page's payloads; Temporal caps one payload at 2 MiB
 MAX_LOGIN_BODY = 4096  # a form with one token
-REQUEST_TIMEOUT = 30.0  # seconds a client may take to send a request (slow senders)
+REQUEST_TIMEOUT = 30.0  # seconds a client may take to send a request, or to read its answer
 MAX_CONNECTIONS = 64  # open at once; a UI opens a handful
 COOKIE = "accord_codec"
 # `/login` lets anyone guess: the token must be out of reach of guessing (`openssl rand
 # -base64 32`, as deploy/init-secrets.sh does).
 MIN_TOKEN = 16
-
-log = structlog.get_logger("accord.codec_server")
 
 
 def ui_codec_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
@@ -66,6 +65,12 @@ def ui_codec_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
     return env.get("ACCORD_CODEC_SERVER_URL") or f"http://127.0.0.1:{port}"
 
 
+_HTML = "text/html; charset=utf-8"
+_PREFLIGHT = {
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Namespace",
+    "Access-Control-Max-Age": "600",
+}
 _LOGIN_FORM = b"""<!doctype html><meta charset="utf-8"><title>Accord codec server</title>
 <form method="post" action="login"><p>Codec server token
 <input type="password" name="token" autofocus> <button>Sign in</button></p></form>
@@ -76,80 +81,50 @@ _SIGNED_IN = b"""<!doctype html><meta charset="utf-8"><title>Accord codec server
 """
 
 
-def _b64decode(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise ValueError("base64 string expected")
-    # Proto JSON readers accept both alphabets, with or without padding.
-    text = value.replace("-", "+").replace("_", "/")
-    try:
-        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except binascii.Error:
-        raise ValueError("invalid base64") from None
-
-
 def payloads_from_json(body: Any) -> list[Payload]:
-    """`{"payloads": [{"metadata": {k: b64}, "data": b64}]}` -> payloads."""
-    items = body.get("payloads") if isinstance(body, dict) else None
-    if not isinstance(items, list):
+    """`{"payloads": [{"metadata": {k: b64}, "data": b64}]}` -> payloads.
+
+    Fields this protobuf does not know are ignored (a newer UI or CLI may send them).
+    `json_format` reads bytes leniently (characters outside the alphabet are dropped, so
+    `"%%"` would be empty data); Go's protojson refuses them, and so does this server.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("payloads"), list):
         raise ValueError('expected {"payloads": [...]}')
-    out = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValueError("each payload must be an object")
-        metadata = item.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise ValueError("payload metadata must be an object")
-        out.append(
-            Payload(
-                metadata={str(k): _b64decode(v) for k, v in metadata.items()},
-                data=_b64decode(item.get("data", "")),
-            )
-        )
-    return out
+    try:
+        message = json_format.ParseDict(body, Payloads(), ignore_unknown_fields=True)
+    except json_format.ParseError as err:
+        raise ValueError(str(err)) from None
+    for item in body["payloads"]:  # the shape is known now: ParseDict accepted it
+        for value in (item.get("data"), *(item.get("metadata") or {}).values()):
+            if value is not None and not _is_base64(value):
+                raise ValueError("invalid base64")
+    return list(message.payloads)
+
+
+def _is_base64(text: str) -> bool:
+    """Either alphabet, padding optional, as proto JSON readers accept."""
+    text = text.replace("-", "+").replace("_", "/")
+    try:
+        base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except ValueError:  # binascii.Error, or a character outside ASCII
+        return False
+    return True
 
 
 def payloads_to_json(payloads: Sequence[Payload]) -> dict[str, Any]:
-    def b64(raw: bytes) -> str:
-        return base64.b64encode(raw).decode("ascii")
-
-    return {
-        "payloads": [
-            {"metadata": {k: b64(v) for k, v in p.metadata.items()}, "data": b64(p.data)}
-            for p in payloads
-        ]
-    }
-
-
-class _BoundedHTTPServer(ThreadingHTTPServer):
-    """A thread per connection, at most `MAX_CONNECTIONS` at once: one more is closed at
-    once, unread, so that idle or slow clients cannot pile up threads (each lives at most
-    `REQUEST_TIMEOUT` per read)."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(address, handler)
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
+    """Proto JSON, as Temporal's own codec servers answer: empty fields are left out,
+    except the list itself, which the UI reads as `.payloads` even when it is empty."""
+    answer = json_format.MessageToDict(Payloads(payloads=payloads))
+    answer.setdefault("payloads", [])
+    return answer
 
 
 class CodecServer:
-    """`/encode`, `/decode` and `/login` over HTTP, served from a background thread."""
+    """`/encode`, `/decode` and `/login` over HTTP, served from a background thread.
+
+    The port is bound here: a port in use fails at construction, and `port` is known
+    before `start`.
+    """
 
     def __init__(
         self,
@@ -171,16 +146,31 @@ class CodecServer:
         # The cookie holds a value derived from the token, never the token itself.
         self._cookie_value = hmac.new(token.encode(), b"accord-codec-cookie", "sha256").hexdigest()
         self.host = host
-        self._httpd = _BoundedHTTPServer((host, port), _handler_for(self))
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundServer(
+            self._handle,
+            host,
+            port,
+            request_timeout=REQUEST_TIMEOUT,
+            max_connections=MAX_CONNECTIONS,
+        )
 
     @property
     def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        return self._http.port
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def start(self) -> CodecServer:
+        self._http.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._http.serve_forever()
+
+    def stop(self) -> None:
+        self._http.stop()
 
     def authorized(self, authorization: str | None, cookie_header: str | None) -> bool:
         if authorization and authorization.startswith("Bearer "):
@@ -202,170 +192,81 @@ class CodecServer:
             return None
         return f"{COOKIE}={self._cookie_value}; HttpOnly; SameSite=Strict; Path=/"
 
-    def start(self) -> CodecServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="codec-server", daemon=True
-        )
-        self._thread.start()
-        return self
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            return await self._answer(request)
+        except Refused as refusal:  # answered unread: the connection closes after it
+            return self._error(request, refusal.status, str(refusal), close=True)
 
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def stop(self) -> None:
-        if self._thread is not None:  # shutdown() waits for a serve loop that never began
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-        self._httpd.server_close()
-
-
-def _handler_for(server: CodecServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "AccordCodec"
-        sys_version = ""
-        protocol_version = "HTTP/1.1"
-        # Applies to every read of the connection: headers, body, the idle wait between
-        # requests; a client that stalls is dropped instead of holding a thread.
-        timeout = REQUEST_TIMEOUT
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # Request lines only (method, path, status); bodies are never logged.
-            log.debug("codec request", line=format % args)
-
-        def _endpoint(self) -> str:
-            return urlsplit(self.path).path.rstrip("/").rsplit("/", 1)[-1]
-
-        def _cors(self) -> None:
-            origin = (self.headers.get("Origin") or "").rstrip("/")
-            if origin in server.origins:
-                self.send_header("Access-Control-Allow-Origin", origin)
-                self.send_header("Access-Control-Allow-Credentials", "true")
-            self.send_header("Vary", "Origin")
-
-        def _reply(
-            self,
-            status: HTTPStatus,
-            body: bytes = b"",
-            content_type: str = "application/json",
-            extra: Callable[[], None] | None = None,
-        ) -> None:
-            if self.command != "POST" and (
-                self.headers.get("Transfer-Encoding")
-                or (self.headers.get("Content-Length") or "0").strip() != "0"
-            ):
-                self.close_connection = True  # a body nobody reads: no next request after it
-            self.send_response(status)
-            self._cors()
-            if extra is not None:
-                extra()
-            if body:
-                self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            if self.close_connection:
-                self.send_header("Connection", "close")  # the client knows not to send more
-            self.end_headers()
-            if body and self.command != "HEAD":
-                self.wfile.write(body)
-
-        def _error(self, status: HTTPStatus, message: str) -> None:
-            extra = None
-            if status == HTTPStatus.UNAUTHORIZED:
-
-                def extra() -> None:
-                    self.send_header("WWW-Authenticate", 'Bearer realm="accord-codec"')
-
-            self._reply(status, json.dumps({"error": message}).encode(), extra=extra)
-
-        def _refuse(self, status: HTTPStatus, message: str) -> None:
-            """Answer without reading the body: the connection cannot carry another request."""
-            self.close_connection = True
-            self._error(status, message)
-
-        def _body(self, limit: int) -> bytes | None:
-            """The body, read only up to its declared length and the limit; None if refused."""
-            if self.headers.get("Transfer-Encoding"):
-                self._refuse(HTTPStatus.LENGTH_REQUIRED, "Content-Length required, no chunks")
-                return None
-            declared = self.headers.get("Content-Length")
-            if declared is None:
-                self._refuse(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
-                return None
-            if not declared.strip().isascii() or not declared.strip().isdigit():
-                self._refuse(HTTPStatus.BAD_REQUEST, "Content-Length must be a number")
-                return None
-            length = int(declared)
-            if length > limit:
-                self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body above {limit} bytes")
-                return None
-            try:
-                raw = self.rfile.read(length)
-            except OSError:  # the timeout, or the client went away
-                self.close_connection = True
-                return None
-            if len(raw) != length:
-                self.close_connection = True
-                return None
-            return raw
-
-        def do_OPTIONS(self) -> None:
-            origin = (self.headers.get("Origin") or "").rstrip("/")
-            if origin not in server.origins:
-                self._reply(HTTPStatus.FORBIDDEN)
-                return
-
-            def allow() -> None:
-                self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
-                self.send_header(
-                    "Access-Control-Allow-Headers", "Authorization, Content-Type, X-Namespace"
-                )
-                self.send_header("Access-Control-Max-Age", "600")
-
-            self._reply(HTTPStatus.NO_CONTENT, extra=allow)
-
-        def do_GET(self) -> None:
-            if self._endpoint() == "login":
-                self._reply(HTTPStatus.OK, _LOGIN_FORM, "text/html; charset=utf-8")
-            else:
-                self._error(HTTPStatus.NOT_FOUND, "not found")
-
-        def do_POST(self) -> None:
-            endpoint = self._endpoint()
-            if endpoint not in ("encode", "decode", "login"):
-                self._refuse(HTTPStatus.NOT_FOUND, "not found")
-                return
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
+        endpoint = request.path.rstrip("/").rsplit("/", 1)[-1]
+        if request.method == "OPTIONS":
+            if self._origin(request) is None:
+                return self._reply(request, HTTPStatus.FORBIDDEN)
+            return self._reply(request, HTTPStatus.NO_CONTENT, headers=_PREFLIGHT)
+        if request.method == "GET":
             if endpoint == "login":
-                raw = self._body(MAX_LOGIN_BODY)
-                if raw is not None:
-                    self._login(raw)
-                return
-            # The headers alone decide: an unauthorized caller's body is never read.
-            if not server.authorized(self.headers.get("Authorization"), self.headers.get("Cookie")):
-                self._refuse(HTTPStatus.UNAUTHORIZED, "codec server token required")
-                return
-            raw = self._body(MAX_BODY)
-            if raw is None:
-                return
-            try:
-                payloads = payloads_from_json(json.loads(raw or b"{}"))
-                convert = server.codec.encrypt if endpoint == "encode" else server.codec.decrypt
-                result = payloads_to_json([convert(p) for p in payloads])
-            except (ValueError, CodecError) as err:  # CodecError names the key id only
-                self._error(HTTPStatus.BAD_REQUEST, str(err))
-                return
-            self._reply(HTTPStatus.OK, json.dumps(result).encode())
+                return self._reply(request, HTTPStatus.OK, _LOGIN_FORM, _HTML)
+            return self._error(request, HTTPStatus.NOT_FOUND, "not found")
+        if request.method != "POST":
+            return self._error(request, HTTPStatus.NOT_IMPLEMENTED, "unsupported method")
+        if endpoint not in ("encode", "decode", "login"):
+            raise Refused(HTTPStatus.NOT_FOUND, "not found")
+        if endpoint == "login":
+            return self._login(request, await read_body(request, MAX_LOGIN_BODY, REQUEST_TIMEOUT))
+        # The headers alone decide: an unauthorized caller's body is never read.
+        if not self.authorized(request.headers.get("Authorization"), request.headers.get("Cookie")):
+            raise Refused(HTTPStatus.UNAUTHORIZED, "codec server token required")
+        raw = await read_body(request, MAX_BODY, REQUEST_TIMEOUT)
+        try:  # in a thread, as before: a large page does not hold up other connections
+            result = await asyncio.to_thread(self._convert, endpoint, raw)
+        except (ValueError, CodecError) as err:  # CodecError names the key id only
+            return self._error(request, HTTPStatus.BAD_REQUEST, str(err))
+        return self._reply(request, HTTPStatus.OK, result)
 
-        def _login(self, raw: bytes) -> None:
-            presented = parse_qs(raw.decode("utf-8", "replace")).get("token", [""])[0]
-            cookie = server.login_cookie(presented)
-            if cookie is None:
-                self._error(HTTPStatus.UNAUTHORIZED, "wrong token")
-                return
-            self._reply(
-                HTTPStatus.OK,
-                _SIGNED_IN,
-                "text/html; charset=utf-8",
-                extra=lambda: self.send_header("Set-Cookie", cookie),
-            )
+    def _convert(self, endpoint: str, raw: bytes) -> bytes:
+        convert = self.codec.encrypt if endpoint == "encode" else self.codec.decrypt
+        payloads = [convert(p) for p in payloads_from_json(json.loads(raw))]
+        return json.dumps(payloads_to_json(payloads)).encode()
 
-    return Handler
+    def _login(self, request: web.BaseRequest, raw: bytes) -> web.StreamResponse:
+        presented = parse_qs(raw.decode("utf-8", "replace")).get("token", [""])[0]
+        cookie = self.login_cookie(presented)
+        if cookie is None:
+            return self._error(request, HTTPStatus.UNAUTHORIZED, "wrong token")
+        return self._reply(request, HTTPStatus.OK, _SIGNED_IN, _HTML, {"Set-Cookie": cookie})
+
+    def _origin(self, request: web.BaseRequest) -> str | None:
+        origin = (request.headers.get("Origin") or "").rstrip("/")
+        return origin if origin in self.origins else None
+
+    def _error(
+        self, request: web.BaseRequest, status: HTTPStatus, message: str, close: bool = False
+    ) -> web.StreamResponse:
+        headers = {}
+        if status == HTTPStatus.UNAUTHORIZED:
+            headers["WWW-Authenticate"] = 'Bearer realm="accord-codec"'
+        body = json.dumps({"error": message}).encode()
+        return self._reply(request, status, body, headers=headers, close=close)
+
+    def _reply(
+        self,
+        request: web.BaseRequest,
+        status: HTTPStatus,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
+        close: bool = False,
+    ) -> web.StreamResponse:
+        response = web.Response(status=status, body=body, headers=headers)
+        response.headers.update(
+            {"Server": "AccordCodec", "Vary": "Origin", "Cache-Control": "no-store"}
+        )
+        if origin := self._origin(request):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+        if body:
+            response.headers["Content-Type"] = content_type
+        if close or (request.method != "POST" and request.body_exists):
+            response.force_close()  # `Connection: close`: a body nobody reads ends it
+        return response

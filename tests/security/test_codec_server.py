@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import socket
 import time
 import urllib.error
@@ -207,8 +208,10 @@ def test_authorized_bodies_are_bounded_before_they_are_read(server: CodecServer)
     assert reply.startswith(b"HTTP/1.1 411 ")
     reply, _ = exchange(server, head("/decode", bearer, "Transfer-Encoding: chunked"))
     assert reply.startswith(b"HTTP/1.1 411 ")
+    # A malformed head is refused by aiohttp's parser, which answers as HTTP/1.0: it could
+    # not read the client's version.
     reply, _ = exchange(server, head("/decode", bearer, "Content-Length: -5"))
-    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert reply.startswith((b"HTTP/1.1 400 ", b"HTTP/1.0 400 "))
     # The contrast that makes the tests above mean something: an authorized request with a
     # body still to come is waited for.
     with pytest.raises(TimeoutError):
@@ -224,6 +227,58 @@ def test_a_stalled_sender_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
         assert reply == b"" and closed_after < 3
     finally:
         stalled.stop()
+
+
+def test_a_stalled_request_head_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that never finishes its headers is dropped too (aiohttp's keep-alive
+    timeout, counted from the connection's start)."""
+    monkeypatch.setattr(codec_server, "REQUEST_TIMEOUT", 0.5)
+    stalled = CodecServer(AesGcmCodec(ring("k1")), TOKEN, [UI], port=0).start()
+    try:
+        reply, closed_after = exchange(stalled, "POST /decode HTTP/1.1\r\nHost: 127.0.0.1\r\nAuth")
+        assert reply == b"" and closed_after < 3
+    finally:
+        stalled.stop()
+
+
+def test_a_client_that_does_not_read_its_answer_is_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An answer larger than the socket buffers, never read: after the timeout the server
+    drops the connection and its slot comes back (the only slot, here)."""
+    monkeypatch.setattr(codec_server, "REQUEST_TIMEOUT", 1.0)
+    monkeypatch.setattr(codec_server, "MAX_CONNECTIONS", 1)
+    bounded = CodecServer(AesGcmCodec(ring("k1")), TOKEN, [UI], port=0).start()
+    data = base64.b64encode(b"a" * 1024 * 1024).decode()
+    body = json.dumps({"payloads": [{"data": data}] * 8}).encode()
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
+    try:
+        reader.connect(("127.0.0.1", bounded.port))
+        request = head("/encode", f"Authorization: Bearer {TOKEN}", f"Content-Length: {len(body)}")
+        reader.sendall(request.encode() + body)
+        deadline = time.monotonic() + 10
+        while True:  # the slot is held until the server gives up on the reader
+            try:
+                assert call(bounded, "/encode", {"payloads": []}, headers=AUTH)[0] == 200
+                break
+            except OSError:  # closed unread: beyond the bound
+                assert time.monotonic() < deadline, "the stalled reader kept its connection"
+                time.sleep(0.2)
+    finally:
+        reader.close()
+        bounded.stop()
+
+
+def test_a_malformed_head_is_refused_and_its_headers_not_logged(
+    server: CodecServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp's parser answers 400 and would log the offending header line, which may
+    carry a token."""
+    with caplog.at_level(logging.DEBUG):
+        reply, _ = exchange(server, head("/decode", f"Authorization: Bearer {TOKEN}\x01"))
+    assert reply.split(b" ", 2)[1] == b"400"
+    assert TOKEN not in caplog.text
 
 
 def test_dev_server_ui_flag_only_with_codec_keys() -> None:
