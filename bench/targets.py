@@ -24,10 +24,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +38,8 @@ from cli.cluster import (
     ClusterError,
     _open,
 )
-from cli.devserver import dev_server_tuning_flags, temporal_binary
+from cli.devserver import DevServerCommand, DevServerProcess
 from cli.ports import free_port
-from workflows.search import dev_server_flags
 
 DEV = "dev"
 CLUSTER = "cluster"
@@ -59,76 +55,6 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     fields = stat.rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-class TemporalServer:
-    """`temporal server start-dev` on free ports, without UI; in memory or on a file.
-
-    In memory (the default, like the test suite's `WorkflowEnvironment.start_local`) or,
-    with `db_file`, on SQLite in a file like `make run`'s embedded server.
-    """
-
-    def __init__(
-        self, data_dir: Path, db_file: bool, extra: Sequence[str] = (), tuned: bool = True
-    ) -> None:
-        self.data_dir = data_dir
-        self.db_file = db_file
-        self.extra = list(extra)
-        self.tuned = tuned
-        self.port = free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
-
-    def start(self, timeout: float = 60.0) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [
-            temporal_binary(),
-            "server",
-            "start-dev",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--headless",
-            "--log-level",
-            "warn",
-            *dev_server_flags(),
-            *(dev_server_tuning_flags() if self.tuned else []),
-        ]
-        if self.db_file:
-            args += ["--db-filename", str(self.data_dir / "temporal.db")]
-        args += self.extra
-        with (self.data_dir / "temporal.log").open("ab") as out:
-            self._proc = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while True:
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.3),
-            ):
-                return
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"temporal dev server did not start; see {self.data_dir}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        self._proc.terminate()
-        try:
-            self._proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
 
 
 @dataclass
@@ -223,7 +149,15 @@ def _log(log: Callable[[str], None] | None, message: str) -> None:
 async def dev_target(
     data_dir: Path, db_file: bool, extra: Sequence[str], tuned: bool, log: Any = None
 ) -> AsyncIterator[Target]:
-    server = TemporalServer(data_dir, db_file, extra, tuned=tuned)
+    # Headless on a free port, like the test suite's server; in memory unless `db_file`
+    # (then on SQLite in a file, like `make run`'s embedded server).
+    command = DevServerCommand(
+        port=free_port(),
+        db_file=data_dir / "temporal.db" if db_file else None,
+        tuned=tuned,
+        extra_args=tuple(extra),
+    )
+    server = DevServerProcess(command, data_dir)
     await asyncio.to_thread(server.start)
     where = "SQLite file" if db_file else "in memory"
     _log(log, f"temporal dev server on {server.address} ({where})")

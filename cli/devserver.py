@@ -84,7 +84,101 @@ def ui_codec_flags() -> list[str]:
 
 
 @dataclass(frozen=True)
+class DevServerCommand:
+    """The one `temporal server start-dev` command line Accord runs, whoever starts it: the
+    embedded server of `accord`/`make run` (`DevServer`, with UI, on a SQLite file), the
+    test suite's and the benchmarks' throwaway servers (`DevServerProcess`, headless, in
+    memory or on a file). Every one registers Accord's search attributes and, unless
+    `tuned` is off, carries the settings of `DEV_SERVER_DYNAMIC_CONFIG`."""
+
+    port: int
+    ui_port: int | None = None  # None: headless, no web UI
+    db_file: Path | None = None  # None: in memory, gone when the server stops
+    log_level: str = "warn"
+    namespace: str = "default"
+    tuned: bool = True
+    extra_args: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def argv(self) -> list[str]:
+        args = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1"]
+        args += ["--port", str(self.port), "--namespace", self.namespace]
+        if self.db_file is not None:
+            args += ["--db-filename", str(self.db_file)]
+        if self.ui_port is None:
+            args.append("--headless")
+        else:
+            # The codec endpoint only matters to the UI.
+            args += ["--ui-port", str(self.ui_port), *ui_codec_flags()]
+        args += ["--log-level", self.log_level, *dev_server_flags()]
+        if self.tuned:
+            args += dev_server_tuning_flags()
+        return [*args, *self.extra_args]
+
+
+def _await_listening(
+    proc: subprocess.Popen[bytes], command: DevServerCommand, timeout: float, log: Path
+) -> None:
+    """Until the server accepts connections; an error if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while not listening(command.port):
+        if proc.poll() is not None:
+            raise RuntimeError(f"temporal dev server exited ({proc.returncode}); see {log}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"temporal dev server did not listen on {command.address}")
+        time.sleep(0.1)
+
+
+class DevServerProcess:
+    """A dev server owned by this process (the test suite's, a benchmark's): started as a
+    child, its log `temporal.log` in `data_dir`, terminated by `stop`."""
+
+    def __init__(self, command: DevServerCommand, data_dir: Path) -> None:
+        self.command = command
+        self.data_dir = data_dir
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return self.command.address
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.data_dir / "temporal.log"
+        with log.open("ab") as out:
+            self._proc = subprocess.Popen(
+                self.command.argv(), stdout=out, stderr=out, start_new_session=True
+            )
+        try:
+            _await_listening(self._proc, self.command, timeout, log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+@dataclass(frozen=True)
 class DevServer:
+    """The embedded dev server of `accord` and `make run`: detached (it outlives the
+    command that started it), found again through its port and its pid file."""
+
     data_dir: Path
     port: int = DEFAULT_PORT
     ui_port: int = DEFAULT_UI_PORT
@@ -109,38 +203,17 @@ class DevServer:
         if self.running():
             return False
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.data_dir / "temporal.log").open("ab")
-        args = [
-            temporal_binary(),
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(self.data_dir / "temporal.db"),
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--ui-port",
-            str(self.ui_port),
-            "--log-level",
-            "warn",
-            *dev_server_flags(),
-            *dev_server_tuning_flags(),
-            *ui_codec_flags(),
-            *extra_args,
-        ]
-        proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+        command = DevServerCommand(
+            port=self.port,
+            ui_port=self.ui_port,
+            db_file=self.data_dir / "temporal.db",
+            extra_args=extra_args,
+        )
+        log_path = self.data_dir / "temporal.log"
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(command.argv(), stdout=log, stderr=log, start_new_session=True)
         self._pidfile.write_text(str(proc.pid))
-        deadline = time.monotonic() + timeout
-        while not self.running():
-            if proc.poll() is not None:
-                log_path = self.data_dir / "temporal.log"
-                raise RuntimeError(
-                    f"temporal dev server exited ({proc.returncode}); see {log_path}"
-                )
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"temporal dev server did not listen on {self.address}")
-            time.sleep(0.1)
+        _await_listening(proc, command, timeout, log_path)
         return True
 
     def stop(self, timeout: float = 20.0) -> None:

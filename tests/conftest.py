@@ -17,9 +17,12 @@ Test layers are markers given at collection (`pytest -m unit`, `make test-unit`)
 
 from __future__ import annotations
 
+import asyncio
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -28,7 +31,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from cli.devserver import dev_server_tuning_flags, temporal_binary
+from cli.devserver import DevServerCommand, DevServerProcess
+from cli.ports import free_port
 from cli.session import Session
 from security.actor_binding import ActorBinding
 from security.keys import KeyRing
@@ -36,7 +40,6 @@ from store import EventStore
 from store.embedded import embedded
 from tests.actor_keys import TEST_ACTOR_KEYS
 from workers.main import build_worker
-from workflows import search
 
 # Layers, from the cheapest: `unit` needs no service; `store` a PostgreSQL; `temporal` a
 # Temporal server (and usually PostgreSQL); `browser` Debian's chromium; `cluster` the native
@@ -111,17 +114,17 @@ async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal_binary(),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(search.ALL),
-        dev_server_log_level="error",
-        dev_server_extra_args=dev_server_tuning_flags(),
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
+    """The session's dev server, launched by the same command line as `accord`'s (headless,
+    in memory, Accord's search attributes and settings), reached through the SDK's
+    environment so that tests read like the SDK's own."""
+    with tempfile.TemporaryDirectory(prefix="accord-temporal-") as data:
+        server = DevServerProcess(DevServerCommand(port=free_port(), log_level="error"), Path(data))
+        await asyncio.to_thread(server.start)
+        try:
+            client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+            yield WorkflowEnvironment.from_client(client)
+        finally:
+            await asyncio.to_thread(server.stop)
 
 
 @pytest.fixture
