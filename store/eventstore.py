@@ -308,8 +308,9 @@ class EventStore:
     writer's loop, a read followed by an append -- takes the same connection without
     asyncpg's acquire/release round (~30-40 µs of CPU each, a task and a timeout per
     release). A connection nobody took by then goes back to the pool, so the pool's other
-    users never wait on an idle one; while anybody waits in `pool.acquire()`, connections go
-    straight back (first come, first served, as without this). A call that fails other than
+    users never wait on an idle one; while every connection of the pool is in use (anybody's
+    `pool.acquire()` would wait), connections go straight back (first come, first served,
+    as without this). A call that fails other than
     with a PostgreSQL error (cancellation, a broken connection) releases its connection
     through the pool at once.
     """
@@ -392,20 +393,27 @@ class EventStore:
         return result
 
     def _keep(self, conn: PoolConnectionProxy[Any]) -> None:
-        if conn.is_closed() or conn.is_in_transaction() or self._pool_has_waiters():
-            self._returning_task(conn)  # someone waits for a connection: theirs, in turn
+        if conn.is_closed() or conn.is_in_transaction() or self._pool_exhausted():
+            self._returning_task(conn)  # someone may wait for a connection: theirs, in turn
             return
         self._spare.append(conn)
         if not self._return_scheduled:
             self._return_scheduled = True
             asyncio.get_running_loop().call_soon(self._return_spare)
 
-    def _pool_has_waiters(self) -> bool:
-        """Whether a task waits in `pool.acquire()` (the store's or anybody's). Keeping the
-        connection then would let a caller that loops on the store starve them. asyncpg has
-        no public accessor: this reads its queue's waiters, and says no if that changes."""
-        getters = getattr(getattr(self._pool, "_queue", None), "_getters", None)
-        return bool(getters)
+    def _pool_exhausted(self) -> bool:
+        """Whether every connection of the pool is in use, so that anybody's
+        `pool.acquire()` (the store's own, the projections', a feed consumer's) would wait.
+        Keeping a connection then could let a caller that loops on the store starve them.
+        Public API only: asyncpg has no accessor for its waiters (the store used to read
+        its private queue), and "would wait" is the condition that matters. It is
+        conservative: a saturated pool returns connections even when nobody waits yet,
+        which costs only the saved acquire (~30-40 µs) while every connection is busy.
+        `get_size()` counts connected holders; a pool below `max_size` can still connect
+        one for a newcomer, so it is never exhausted (checked first: the cheaper test in
+        the usual case, a pool of min_size connections)."""
+        pool = self._pool
+        return pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0
 
     def _return_spare(self) -> None:
         self._return_scheduled = False
