@@ -37,7 +37,7 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bench.e2e import percentile
+from bench.e2e.measure import percentile
 from bench.floor_workflows import FloorActivity, FloorBare, FloorLocalActivity, floor_noop
 from bench.targets import (
     Target,
