@@ -3,7 +3,7 @@
   dev        `temporal server start-dev` started by the benchmark on free ports, without UI
              (in memory, or on a SQLite file with `--temporal-db-file`), stopped after it:
              one process, one history shard. The default, as before targets existed.
-  cluster    the native cluster of `accord cluster up` (cli/cluster.py, README "Cluster"):
+  cluster    the native cluster of `accord cluster up` (cli/cluster/, README "Cluster"):
              frontend, matching, two history processes sharing 8 shards and the worker
              service, on PostgreSQL. Brought up by the same code `accord cluster up` runs
              (binaries built once, databases set up, reused when it already runs); stopped
@@ -36,7 +36,7 @@ from cli.cluster import (
     TEMPORAL_SERVICES,
     VISIBILITY_DATABASE,
     ClusterError,
-    _open,
+    local_cluster,
 )
 from cli.devserver import DevServerCommand, DevServerProcess
 from cli.ports import free_port
@@ -176,9 +176,9 @@ async def dev_target(
 
 @contextlib.asynccontextmanager
 async def cluster_target(log: Any = None) -> AsyncIterator[Target]:
-    """The native cluster, brought up as `accord cluster up` does (`cli.cluster._open`:
+    """The native cluster, brought up as `accord cluster up` does (`cli.cluster.local_cluster`:
     `.data/cluster`, the embedded PostgreSQL or DATABASE_URL's server)."""
-    cluster = _open(sys.stderr)
+    cluster = local_cluster(sys.stderr)
     status = await asyncio.to_thread(cluster.status)
     was_up = any(p["alive"] for p in status["processes"].values())
     _log(log, "native cluster already running: reused" if was_up else "bringing the cluster up")
