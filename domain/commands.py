@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any, ClassVar, get_args
+from typing import Annotated, Any, ClassVar, TypeAlias, get_args
 
 from pydantic import (
     AfterValidator,
@@ -386,6 +386,48 @@ SYSTEM_COMMANDS: dict[str, type[Command]] = {
     c.name: c
     for c in (ConsentDeadlineReached, ReviewReminderDue, ReviewDeadlineReached, DormancyDue)
 }
+
+
+# Every command as one union: `decide` matches on it, so a command class without a case is
+# a mypy error (`assert_never`), not a KeyError at run time. tests/domain checks that it
+# names exactly the classes of COMMANDS and SYSTEM_COMMANDS.
+AnyCommand: TypeAlias = (
+    OpenProcess
+    | LogContact
+    | SubmitOpinion
+    | AssignRepresentative
+    | RecordMeeting
+    | MarkDormant
+    | ReEngage
+    | ProposeInstrument
+    | ClearInstrument
+    | SignInstrument
+    | ProposeMission
+    | GrantConsent
+    | RefuseConsent
+    | RescheduleMission
+    | StartMission
+    | RecordMissionMeeting
+    | CompleteMission
+    | DeliverReport
+    | SubmitReview
+    | SubmitConclusions
+    | RequestRevision
+    | ReviseReport
+    | AcceptReport
+    | HoldPresentation
+    | ClearPublication
+    | PublishReport
+    | Suspend
+    | Resume
+    | Withdraw
+    | CloseProcess
+    | CorrectRecord
+    | ConsentDeadlineReached
+    | ReviewReminderDue
+    | ReviewDeadlineReached
+    | DormancyDue
+)
 
 
 # The largest JSON a command may be, checked before it is parsed. Above every command the

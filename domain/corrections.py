@@ -35,7 +35,7 @@ from domain import commands as cmd
 from domain import events as ev
 from domain.dates import BusinessDate
 from domain.errors import DomainError
-from domain.state import Correction, ProcessState, amend
+from domain.state import Changes, Correction, ProcessState, amend
 from domain.text import INPUT, echo, rule_broken
 from domain.vocabulary import NATIONAL_BODY, SYSTEM
 
@@ -388,13 +388,13 @@ def _check_cross_fields(
 # --- evolving ----------------------------------------------------------------------------
 
 
-def corrected_changes(s: ProcessState, e: ev.RecordCorrected) -> dict[str, Any]:
+def corrected_changes(s: ProcessState, e: ev.RecordCorrected) -> Changes:
     """What a correction changes in the state: the entry's date, and each value the state
     holds from that very event (not when a later event has replaced it since)."""
     version = e.corrected_version
     fields = e.fields
     entries = s.entries
-    changes: dict[str, Any] = {
+    changes: Changes = {
         "corrections": (
             *s.corrections,
             Correction(
@@ -436,7 +436,7 @@ def corrected_changes(s: ProcessState, e: ev.RecordCorrected) -> dict[str, Any]:
             changes["opinion"] = amend(s.opinion, conditions=_listed(fields, "conditions"))
     elif event_type == E.RepresentativeAssigned.event_type:
         if "representative" in fields and event_type not in later:
-            changes["representative"] = fields["representative"]
+            changes["representative"] = str(fields["representative"])  # checked as text
     elif event_type == E.InstrumentSigned.event_type:
         if on:
             instrument = amend(instrument, signed_on=on)
@@ -480,14 +480,14 @@ def corrected_changes(s: ProcessState, e: ev.RecordCorrected) -> dict[str, Any]:
             dates = amend(dates, published=on)
         if "languages" in fields:
             report = amend(report, languages=_listed(fields, "languages"))
-    for key, before, after in (
-        ("dates", s.dates, dates),
-        ("mission", s.mission, mission),
-        ("report", s.report, report),
-        ("instrument", s.instrument, instrument),
-    ):
-        if after is not before:
-            changes[key] = after
+    if dates is not s.dates:
+        changes["dates"] = dates
+    if mission is not s.mission:
+        changes["mission"] = mission
+    if report is not s.report:
+        changes["report"] = report
+    if instrument is not s.instrument:
+        changes["instrument"] = instrument
     return changes
 
 

@@ -7,7 +7,7 @@ Events are validated leniently (not strict) because they are read back from JSON
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
@@ -325,3 +325,45 @@ EVENTS: dict[str, type[Event]] = {
         ReviewOverdue,
     )
 }
+
+# Every event as one union: `evolve` matches on it, so an event class without a case is a
+# mypy error (`assert_never`). tests/domain checks that it names exactly EVENTS' classes.
+AnyEvent: TypeAlias = (
+    ProcessOpened
+    | ContactLogged
+    | OpinionSubmitted
+    | RepresentativeAssigned
+    | NegotiationsOpened
+    | MeetingRecorded
+    | ProcessWentDormant
+    | ProcessReengaged
+    | InstrumentProposed
+    | InstrumentCleared
+    | InstrumentSigned
+    | MissionProposed
+    | ConsentGranted
+    | ConsentRefused
+    | MissionRescheduled
+    | MissionStarted
+    | MissionMeetingRecorded
+    | MissionCompleted
+    | ReportDelivered
+    | ReviewRequested
+    | ReviewSubmitted
+    | ConclusionsSubmitted
+    | RevisionRequested
+    | ReportRevised
+    | ReportAccepted
+    | PresentationHeld
+    | PublicationCleared
+    | ReportPublished
+    | ProcessSuspended
+    | ProcessResumed
+    | ProcessWithdrawn
+    | ProcessClosed
+    | RecordCorrected
+    | ConsentOverdue
+    | Escalated
+    | ReviewReminderSent
+    | ReviewOverdue
+)

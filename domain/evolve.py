@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, assert_never, cast
 
 from domain import events as ev
 from domain.corrections import appended, corrected_changes, entry
 from domain.dates import BusinessDate
 from domain.stages import Stage
 from domain.state import (
+    Changes,
     Consent,
     Mission,
     Opinion,
@@ -21,7 +22,6 @@ from domain.state import (
     with_entry,
 )
 
-Changes = dict[str, Any]
 _NO_CONSENT = Consent()
 _NO_REVIEW = Review()
 
@@ -276,46 +276,103 @@ def _closed(s: ProcessState, e: ev.ProcessClosed) -> Changes:
     return {"stage": Stage.CLOSED, "dates": amend(s.dates, closed=e.occurred_on)}
 
 
-_APPLY: dict[type[ev.Event], Callable[[ProcessState, Any], Changes]] = {
-    ev.ProcessOpened: _opened,
-    ev.ContactLogged: _contact,
-    ev.OpinionSubmitted: _opinion,
-    ev.RepresentativeAssigned: _representative,
-    ev.NegotiationsOpened: _negotiations,
-    ev.MeetingRecorded: _nothing,
-    ev.ProcessWentDormant: _dormant,
-    ev.ProcessReengaged: _reengaged,
-    ev.InstrumentProposed: _instrument_proposed,
-    ev.InstrumentCleared: _instrument_cleared,
-    ev.InstrumentSigned: _instrument_signed,
-    ev.MissionProposed: _mission_proposed,
-    ev.ConsentGranted: _consent_granted,
-    ev.ConsentRefused: _consent_refused,
-    ev.MissionRescheduled: _rescheduled,
-    ev.MissionStarted: _mission_started,
-    ev.MissionMeetingRecorded: _mission_meeting,
-    ev.MissionCompleted: _mission_completed,
-    ev.ReportDelivered: _delivered,
-    ev.ReviewRequested: _review_requested,
-    ev.ReviewSubmitted: _review_submitted,
-    ev.ConclusionsSubmitted: _conclusions,
-    ev.RevisionRequested: _revision_requested,
-    ev.ReportRevised: _revised,
-    ev.ReportAccepted: _accepted,
-    ev.PresentationHeld: _presented,
-    ev.PublicationCleared: _cleared,
-    ev.ReportPublished: _published,
-    ev.ProcessSuspended: _suspended,
-    ev.ProcessResumed: _resumed,
-    ev.ProcessWithdrawn: _withdrawn,
-    ev.ProcessClosed: _closed,
-    ev.RecordCorrected: corrected_changes,
-    ev.ConsentOverdue: _consent_overdue,
-    ev.Escalated: _escalated,
-    ev.ReviewReminderSent: _review_reminder,
-    ev.ReviewOverdue: _review_overdue,
-}
-assert set(_APPLY) == set(ev.EVENTS.values()), "every event type must have an evolve rule"
+Apply = Callable[[ProcessState, Any], Changes]
+
+
+def _rule_for(e: ev.AnyEvent) -> Apply:
+    """How an event of `e`'s class changes the state: a class without a case is a mypy
+    error (`assert_never`)."""
+    match e:
+        case ev.ProcessOpened():
+            return _opened
+        case ev.ContactLogged():
+            return _contact
+        case ev.OpinionSubmitted():
+            return _opinion
+        case ev.RepresentativeAssigned():
+            return _representative
+        case ev.NegotiationsOpened():
+            return _negotiations
+        case ev.MeetingRecorded():
+            return _nothing
+        case ev.ProcessWentDormant():
+            return _dormant
+        case ev.ProcessReengaged():
+            return _reengaged
+        case ev.InstrumentProposed():
+            return _instrument_proposed
+        case ev.InstrumentCleared():
+            return _instrument_cleared
+        case ev.InstrumentSigned():
+            return _instrument_signed
+        case ev.MissionProposed():
+            return _mission_proposed
+        case ev.ConsentGranted():
+            return _consent_granted
+        case ev.ConsentRefused():
+            return _consent_refused
+        case ev.MissionRescheduled():
+            return _rescheduled
+        case ev.MissionStarted():
+            return _mission_started
+        case ev.MissionMeetingRecorded():
+            return _mission_meeting
+        case ev.MissionCompleted():
+            return _mission_completed
+        case ev.ReportDelivered():
+            return _delivered
+        case ev.ReviewRequested():
+            return _review_requested
+        case ev.ReviewSubmitted():
+            return _review_submitted
+        case ev.ConclusionsSubmitted():
+            return _conclusions
+        case ev.RevisionRequested():
+            return _revision_requested
+        case ev.ReportRevised():
+            return _revised
+        case ev.ReportAccepted():
+            return _accepted
+        case ev.PresentationHeld():
+            return _presented
+        case ev.PublicationCleared():
+            return _cleared
+        case ev.ReportPublished():
+            return _published
+        case ev.ProcessSuspended():
+            return _suspended
+        case ev.ProcessResumed():
+            return _resumed
+        case ev.ProcessWithdrawn():
+            return _withdrawn
+        case ev.ProcessClosed():
+            return _closed
+        case ev.RecordCorrected():
+            return corrected_changes
+        case ev.ConsentOverdue():
+            return _consent_overdue
+        case ev.Escalated():
+            return _escalated
+        case ev.ReviewReminderSent():
+            return _review_reminder
+        case ev.ReviewOverdue():
+            return _review_overdue
+        case _:
+            assert_never(e)
+
+
+# The match depends on nothing but the event's class (class patterns without arguments), so
+# its answer is kept per class. Measured: matching every event made `fold` about twice as
+# slow, since isinstance on a pydantic model goes through ABCMeta's check for each case.
+_RULES: dict[type[ev.Event], Apply] = {}
+
+
+def _changes(s: ProcessState, e: ev.Event) -> Changes:
+    apply = _RULES.get(type(e))
+    if apply is None:
+        # Every event class is in the union (tests/domain checks it): the cast states a fact.
+        apply = _RULES[type(e)] = _rule_for(cast(ev.AnyEvent, e))
+    return apply(s, e)
 
 
 def evolve(state: ProcessState, event: ev.Event, by: str | None = None) -> ProcessState:
@@ -323,7 +380,7 @@ def evolve(state: ProcessState, event: ev.Event, by: str | None = None) -> Proce
 
     `by` is the party whose command recorded the event (the event store keeps it as the
     actor metadata, not in the event): `correct_record` lets that party correct it."""
-    changes = _APPLY[type(event)](state, event)
+    changes = _changes(state, event)
     changes["version"] = state.version + 1
     changes["last_occurred_on"] = event.occurred_on
     changes["entries"] = appended(

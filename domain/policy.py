@@ -1,4 +1,4 @@
-"""Who may issue each command: a data table, printed in docs and checked by `authorize`.
+"""Who may issue each command: the table (filled by domain/rules/), `authorize` over it.
 
 Party references are resolved against the process configuration:
 - `partner`, `national_body`, `system`: those parties;
@@ -52,51 +52,18 @@ _PARTY_TEXT: dict[PartyRef, str] = {
 }
 
 
-def _r(party: PartyRef, *roles: str) -> Rule:
-    return Rule(party, frozenset(roles))
+def party(ref: PartyRef, *roles: str) -> Rule:
+    """A rule admitting `ref`'s actors in `roles` (all its roles if none are given)."""
+    return Rule(ref, frozenset(roles))
 
 
-_HEADS = (_r("national_body", "chair"), _r("partner", "director_general"))
+# The heads of the two parties: the national_body chair and the partner's director general.
+HEADS = (party("national_body", "chair"), party("partner", "director_general"))
 
-POLICY: dict[str, tuple[Rule, ...]] = {
-    "open_process": (_r("national_body"), _r("partner")),
-    "log_contact": (_r("national_body"), _r("channel")),
-    "submit_opinion": (_r("national_body", "chair", "secretary"),),
-    "assign_representative": (_r("channel", "head"),),
-    "record_meeting": (_r("national_body"), _r("any_agency")),
-    "mark_dormant": (_r("national_body"),),
-    "re_engage": (_r("national_body"), _r("escalation_target")),
-    "propose_instrument": (_r("partner"),),
-    "clear_instrument": (_r("channel"),),
-    "sign_instrument": (_r("national_body"),),
-    "propose_mission": (_r("partner"),),
-    "grant_consent": (_r("consenting_agency"),),
-    "refuse_consent": (_r("consenting_agency"),),
-    "reschedule_mission": (_r("partner"), _r("national_body")),
-    "start_mission": (_r("partner"),),
-    "record_mission_meeting": (_r("partner"), _r("national_body")),
-    "complete_mission": (_r("partner"),),
-    "deliver_report": (_r("partner"),),
-    "submit_review": (_r("reviewing_agency"),),
-    "submit_conclusions": (_r("channel"),),
-    "request_revision": (_r("national_body", "chair"),),
-    "revise_report": (_r("partner"),),
-    "accept_report": (_r("national_body", "chair"),),
-    "hold_presentation": (_r("national_body"),),
-    "clear_publication": _HEADS,
-    "publish_report": (_r("national_body"),),
-    "suspend": _HEADS,
-    "resume": _HEADS,  # and only the party that suspended (checked by the decider)
-    "withdraw": _HEADS,
-    "close_process": (_r("national_body", "chair"),),
-    # Any party may ask; the decider admits only the party that recorded the corrected
-    # event, or the national_body chair (domain/corrections.py).
-    "correct_record": (_r("partner"), _r("national_body"), _r("any_agency")),
-    "consent_deadline_reached": (_r("system"),),
-    "review_reminder_due": (_r("system"),),
-    "review_deadline_reached": (_r("system"),),
-    "dormancy_due": (_r("system"),),
-}
+# Command name -> who may issue it. Filled by the rules themselves: each command's function
+# in domain/rules/ declares its who (`@command_rule`), so this table is what the decider
+# checks by construction; `import domain` loads every rule.
+POLICY: dict[str, tuple[Rule, ...]] = {}
 
 
 def _party_matches(ref: PartyRef, party: str, config: ProcessConfig | None) -> bool:

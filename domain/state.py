@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 from domain.dates import BusinessDate
 from domain.parties import ProcessConfig, Signatory
@@ -28,12 +28,16 @@ def amend(record: R, **changes: Any) -> R:
     """`dataclasses.replace` for our records, several times faster.
 
     Copies the instance dict in C instead of re-running a frozen `__init__` field by field;
-    the records stay frozen to everyone else. Callers pass only declared field names.
+    the records stay frozen to everyone else. A name that is not a field is refused (the
+    length check costs nothing next to the copy); `Changes` types the state's own fields.
     """
     new = object.__new__(type(record))
     attrs = new.__dict__
     attrs.update(record.__dict__)
     attrs.update(changes)
+    if len(attrs) != len(record.__dict__):  # a name that is no field: never a new attribute
+        unknown = ", ".join(sorted(set(changes) - set(record.__dict__)))
+        raise TypeError(f"{type(record).__name__} has no field {unknown}")
     return new
 
 
@@ -196,6 +200,29 @@ class ProcessState:
     @property
     def is_terminal(self) -> bool:
         return self.stage in TERMINAL
+
+
+class Changes(TypedDict, total=False):
+    """What one event changes in a `ProcessState`, field by field: `evolve` applies it in one
+    copy. Typed, so a misspelt field or a wrong value is a mypy error, not a stray attribute
+    (tests/domain checks the keys are exactly ProcessState's fields)."""
+
+    config: ProcessConfig | None
+    stage: Stage | None
+    dormant_from: Stage | None
+    suspended_from: Stage | None
+    suspended_by: str | None
+    last_occurred_on: BusinessDate | None
+    stage_since: BusinessDate | None
+    version: int
+    opinion: Opinion | None
+    representative: str | None
+    instrument: Instrument
+    mission: Mission
+    report: Report
+    dates: KeyDates
+    entries: tuple[tuple[str, ...], ...]
+    corrections: tuple[Correction, ...]
 
 
 def initial_state() -> ProcessState:

@@ -153,3 +153,38 @@ def test_payload_must_be_an_object() -> None:
 def test_error_to_dict() -> None:
     error = invalid("log_contact", CONTACT | {"venue": ""})
     assert error.to_dict() == {"code": "invalid_input", "message": str(error), "field": "venue"}
+
+
+def test_the_unions_name_every_command_and_every_event() -> None:
+    # `decide` and `evolve` match on these unions; a class left out would reach no case.
+    from typing import get_args
+
+    from domain.commands import COMMANDS, SYSTEM_COMMANDS, AnyCommand
+    from domain.events import EVENTS, AnyEvent
+
+    assert set(get_args(AnyCommand)) == set(COMMANDS.values()) | set(SYSTEM_COMMANDS.values())
+    assert set(get_args(AnyEvent)) == set(EVENTS.values())
+
+
+def test_every_command_has_one_rule_and_the_tables_come_from_it() -> None:
+    from domain.commands import COMMANDS, SYSTEM_COMMANDS
+    from domain.rules import RULES
+
+    assert list(RULES) == [*COMMANDS, *SYSTEM_COMMANDS]
+    for name, rule in RULES.items():
+        assert rule.command.name == name
+        assert POLICY[name] == rule.who
+        assert ALLOWED_IN.get(name) == rule.stages
+
+
+def test_changes_are_typed_over_exactly_the_state_fields() -> None:
+    from dataclasses import fields
+    from typing import get_type_hints
+
+    import pytest
+
+    from domain.state import Changes, ProcessState, amend
+
+    assert set(get_type_hints(Changes)) == {f.name for f in fields(ProcessState)}
+    with pytest.raises(TypeError, match="ProcessState has no field stgae"):
+        amend(ProcessState(), stgae=None)

@@ -1,0 +1,90 @@
+"""Timers: deadlines, reminders and dormancy, issued by the workflow as the `system` party.
+
+Stale or irrelevant firings are no-ops, never errors: a timer armed for a ToR or report
+version that has since been replaced decides nothing."""
+
+from __future__ import annotations
+
+from domain import commands as cmd
+from domain import events as ev
+from domain.dates import BusinessDate
+from domain.parties import ProcessConfig
+from domain.policy import party
+from domain.rules.registry import command_rule
+from domain.stages import DORMANT_FROM, NON_TERMINAL
+from domain.stages import Stage as S
+from domain.state import ProcessState
+
+
+def _targets(c: ProcessConfig, agency: str) -> tuple[str, ...]:
+    # Escalate above the silent agency, not to itself (unless it is the only target).
+    others = tuple(k for k in c.escalation_targets if k != agency)
+    return others or c.escalation_targets
+
+
+@command_rule(cmd.ConsentDeadlineReached, who=(party("system"),), stages=NON_TERMINAL)
+def consent_deadline(
+    s: ProcessState, c: ProcessConfig, x: cmd.ConsentDeadlineReached, on: BusinessDate
+) -> list[ev.Event]:
+    if s.stage != S.MISSION_PLANNING or x.tor_version != s.mission.tor_version:
+        return []
+    out: list[ev.Event] = []
+    for agency in s.mission.consents_with("pending"):
+        out.append(ev.ConsentOverdue(occurred_on=on, agency=agency, tor_version=x.tor_version))
+        out.append(
+            ev.Escalated(
+                occurred_on=on,
+                agency=agency,
+                matter="consent",
+                version=x.tor_version,
+                targets=_targets(c, agency),
+            )
+        )
+    return out
+
+
+@command_rule(cmd.ReviewReminderDue, who=(party("system"),), stages=NON_TERMINAL)
+def review_reminder(
+    s: ProcessState, c: ProcessConfig, x: cmd.ReviewReminderDue, on: BusinessDate
+) -> list[ev.Event]:
+    if s.stage != S.UNDER_REVIEW or x.report_version != s.report.version:
+        return []
+    return [
+        ev.ReviewReminderSent(occurred_on=on, agency=agency, report_version=x.report_version)
+        for agency in s.report.reviews_with("pending", "overdue")
+        if x.agency in (None, agency)
+    ]
+
+
+@command_rule(cmd.ReviewDeadlineReached, who=(party("system"),), stages=NON_TERMINAL)
+def review_deadline(
+    s: ProcessState, c: ProcessConfig, x: cmd.ReviewDeadlineReached, on: BusinessDate
+) -> list[ev.Event]:
+    if s.stage != S.UNDER_REVIEW or x.report_version != s.report.version:
+        return []
+    out: list[ev.Event] = []
+    for agency in s.report.reviews_with("pending"):
+        if x.agency not in (None, agency):
+            continue
+        out.append(ev.ReviewOverdue(occurred_on=on, agency=agency, report_version=x.report_version))
+        out.append(
+            ev.Escalated(
+                occurred_on=on,
+                agency=agency,
+                matter="review",
+                version=x.report_version,
+                targets=_targets(c, agency),
+            )
+        )
+    return out
+
+
+@command_rule(cmd.DormancyDue, who=(party("system"),), stages=NON_TERMINAL)
+def dormancy(
+    s: ProcessState, c: ProcessConfig, x: cmd.DormancyDue, on: BusinessDate
+) -> list[ev.Event]:
+    if s.stage not in DORMANT_FROM:
+        return []
+    after = c.durations.model_dump(mode="json")["dormancy_after"]  # ISO 8601, as configured
+    reason = f"no progress within {after}"
+    return [ev.ProcessWentDormant(occurred_on=on, reason=reason, automatic=True)]
