@@ -36,9 +36,9 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from store import EventMetadata, EventStore, NewEvent
+from store.append import append_arguments
 from store.embedded import admin_url
 from store.eventstore import _init_connection
-from store.group_commit import append_arguments
 
 CONCURRENCY = 16
 BATCH = 100

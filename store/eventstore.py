@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar
-from uuid import UUID
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 import asyncpg
 import orjson
 
-from store.errors import (
-    ConcurrencyConflict,
-    IdempotencyConflict,
-    RejectedByDatabase,
-    StoreError,
-    UnknownCheckpoint,
-)
-from store.group_commit import GroupCommit, append_arguments, as_columns
+from store.append import check_append, write_events
+from store.connections import KeptConnections
+from store.errors import UnknownCheckpoint
+from store.group_commit import GroupCommit
 from store.migrate import migrate as run_migrations
 from store.model import (
     AnchoredHeads,
@@ -36,29 +30,6 @@ from store.verify import ChainVerifier
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
-
-    Executor = asyncpg.Connection | asyncpg.Pool | PoolConnectionProxy[Any]
-
-T = TypeVar("T")
-
-# Every append is a call of one of the functions of 0006_least_privilege.sql, which run as
-# the schema owner (SECURITY DEFINER): the application role has no INSERT/UPDATE/DELETE on
-# the events and the heads, so tx_id, position and recorded_at are always the database's.
-# One event: `accord.append_event`, whose parameters are `append_arguments` (the jsonb values
-# go over the wire as the canonical JSON text the digest was computed on). It returns the
-# position, or its negation for an idempotent retry, and raises AC001/AC002 itself: one round
-# trip whatever happens. (Until 0006 the store sent the function's statement itself, ~25 µs
-# cheaper on the server; a client may no longer write those rows, so that is gone.)
-_APPEND_ONE_SQL = (
-    "SELECT accord.append_event($1, $2, $3, $4, $5, $6::text::jsonb, $7::text::jsonb, $8, $9,"
-    " $10, $11, $12, $13, $14::text::jsonb)"
-)
-
-_APPEND_SQL = """
-SELECT positions, first_version, last_version, already_recorded
-  FROM accord.append_events($1, $2, $3, $4, $5, $6::text[]::jsonb[], $7::text[]::jsonb[], $8,
-                            $9, $10, $11, $12, $13, $14::text[]::jsonb[])
-"""
 
 # The business date as written. Events recorded before 0008_business_date_text.sql keep
 # their day in the `date` column they were written with (`occurred_on_date`; the migration
@@ -116,11 +87,7 @@ SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
        pg_snapshot_xmax(pg_current_snapshot())::text::bigint
 """
 
-_CONCURRENCY_CONFLICT = "AC001"
-_IDEMPOTENCY_CONFLICT = "AC002"
 _UNKNOWN_CHECKPOINT = "AC005"
-_IN_SAVEPOINT = "AC006"
-_KEY_DETAIL = re.compile(r"\(event_id\)=\(([0-9a-f-]{36})\)")
 
 
 # Settings of the store's sessions, sent at connect (no cost per call). The store's queries
@@ -196,70 +163,6 @@ def recorded_event(row: asyncpg.Record) -> RecordedEvent:
     )
 
 
-async def append_events(
-    db: Executor, stream_id: str, expected_version: int, events: Sequence[NewEvent]
-) -> AppendResult:
-    """Append `events` as versions expected_version+1.. of `stream_id`, in one round trip.
-
-    Usable on a pool or on a connection (inside the caller's transaction, e.g. in tests that
-    hold a write open). `EventStore.append` is this on a connection of the store's pool.
-    The append must be at the top level of its transaction (not inside a savepoint).
-    """
-    _check_append(expected_version, events)
-    return await _append(db, stream_id, expected_version, events)
-
-
-async def _append(
-    db: Executor, stream_id: str, expected_version: int, events: Sequence[NewEvent]
-) -> AppendResult:
-    if len(events) == 1:
-        return await _append_one(db, stream_id, expected_version, events[0])
-    args = _append_arguments(stream_id, expected_version, events)
-    try:
-        row = await db.fetchrow(_APPEND_SQL, *args)
-    except asyncpg.PostgresError as error:
-        raise await _store_error(db, error, stream_id, expected_version) from error
-    assert row is not None  # the function always returns one row
-    return AppendResult(
-        stream_id=stream_id,
-        first_version=row[1],
-        last_version=row[2],
-        positions=list(row[0]),
-        already_recorded=row[3],
-    )
-
-
-async def _append_one(
-    db: Executor, stream_id: str, expected_version: int, event: NewEvent
-) -> AppendResult:
-    args = append_arguments(stream_id, expected_version, event)
-    try:
-        position = await db.fetchval(_APPEND_ONE_SQL, *args)
-    except asyncpg.PostgresError as error:
-        raise await _store_error(db, error, stream_id, expected_version) from error
-    retried = position < 0  # an idempotent retry: the recorded position, negated
-    version = expected_version + 1
-    return AppendResult(stream_id, version, version, [abs(position)], retried)
-
-
-def _check_append(expected_version: int, events: Sequence[NewEvent]) -> None:
-    if not events:
-        raise ValueError("append needs at least one event")
-    if expected_version < 0:
-        raise ValueError(f"expected_version must be >= 0 (0 = new stream), not {expected_version}")
-    if len(events) > 1 and len({e.event_id for e in events}) != len(events):
-        raise ValueError("an event id appears twice in one append")
-
-
-def _append_arguments(
-    stream_id: str, expected_version: int, events: Sequence[NewEvent]
-) -> tuple[Any, ...]:
-    """`accord.append_events`' arguments: each event's `append_arguments`, as columns, with
-    the stream and the expected version once."""
-    rows = [append_arguments(stream_id, expected_version + i, e) for i, e in enumerate(events)]
-    return (stream_id, expected_version, *as_columns(rows)[2:])
-
-
 async def _snapshot(conn: PoolConnectionProxy[Any]) -> tuple[int, int]:
     """The current snapshot's (xmin, xmax), as xid8 numbers."""
     row = await conn.fetchrow(_SNAPSHOT_SQL)
@@ -267,63 +170,29 @@ async def _snapshot(conn: PoolConnectionProxy[Any]) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-async def _store_error(
-    db: Executor, error: asyncpg.PostgresError, stream_id: str, expected_version: int
-) -> Exception:
-    state = error.sqlstate
-    detail = getattr(error, "detail", None) or ""
-    if state == _CONCURRENCY_CONFLICT:
-        return ConcurrencyConflict(stream_id, expected_version, int(detail))
-    if state == _IDEMPOTENCY_CONFLICT:
-        return IdempotencyConflict(stream_id, UUID(detail) if detail else None)
-    if state == _IN_SAVEPOINT:
-        return StoreError(
-            f"append to {stream_id!r} refused: an append cannot run inside a savepoint"
-        )
-    if isinstance(error, asyncpg.UniqueViolationError):
-        constraint = getattr(error, "constraint_name", None)
-        # The head check passed but the event id is recorded (elsewhere, or concurrently):
-        # no retry can pass the head check, so this is never an idempotent retry.
-        if constraint == "events_event_id_key":
-            key = _KEY_DETAIL.search(detail)
-            return IdempotencyConflict(stream_id, UUID(key[1]) if key else None)
-        # Someone wrote this stream without going through the head row.
-        if constraint in ("events_stream_version_key", "streams_pkey"):
-            actual = await db.fetchval(
-                "SELECT coalesce(max(version), 0) FROM accord.streams WHERE stream_id = $1",
-                stream_id,
-            )
-            return ConcurrencyConflict(stream_id, expected_version, int(actual))
-    message = f"append to {stream_id!r} failed: {error}"
-    if state and state[:2] in ("22", "23"):  # data exception, integrity violation
-        return RejectedByDatabase(message, state)
-    return StoreError(message)
-
-
 class EventStore:
     """The event store of record, over an asyncpg pool.
 
-    Calls borrow a pool connection and, instead of handing it straight back, keep it until
-    the event loop's next turn: a caller that appends (or reads) again right away -- a
-    writer's loop, a read followed by an append -- takes the same connection without
-    asyncpg's acquire/release round (~30-40 µs of CPU each, a task and a timeout per
-    release). A connection nobody took by then goes back to the pool, so the pool's other
-    users never wait on an idle one; while every connection of the pool is in use (anybody's
-    `pool.acquire()` would wait), connections go straight back (first come, first served,
-    as without this). A call that fails other than
-    with a PostgreSQL error (cancellation, a broken connection) releases its connection
-    through the pool at once.
+    Appends: `append` checks its arguments and writes them with one call of the database's
+    append function (store/append.py), on a connection of the pool. That is the one path.
+    `group_commit` (on by default, one group at a time: the setting the store's and the
+    end-to-end benchmarks were tuned on) is an option on top of it for single events:
+    while an append is being written, further single-event appends queue and go together
+    in one call of `accord.append_event_group` (store/group_commit.py); an append that
+    finds nothing being written still takes the one path, and so does any item a group did
+    not write. `group_commit=0` leaves only the one path.
+
+    Every call runs on a connection kept for the caller's next call (store/connections.py).
     """
 
     def __init__(self, pool: asyncpg.Pool, *, group_commit: int = 1) -> None:
         self._pool = pool
-        self._spare: list[PoolConnectionProxy[Any]] = []
-        self._return_scheduled = False
-        self._returning: set[asyncio.Task[None]] = set()
-        # Concurrent single-event appends go in groups, `group_commit` groups written at once
-        # at most (0: no grouping; see store/group_commit.py).
+        self._connections = KeptConnections(pool)
+        self._run = self._connections.run
+        # The option: concurrent single-event appends in groups, `group_commit` groups
+        # written at once at most, each item a group did not write appended alone.
         self._groups = (
-            GroupCommit(self._run, self._append_alone, limit=group_commit)
+            GroupCommit(self._run, self._append_one, limit=group_commit)
             if group_commit > 0
             else None
         )
@@ -361,10 +230,7 @@ class EventStore:
     async def close(self) -> None:
         if self._groups is not None:
             await self._groups.drain()
-        while self._spare:
-            await self._pool.release(self._spare.pop())
-        if self._returning:
-            await asyncio.gather(*self._returning, return_exceptions=True)
+        await self._connections.close()
         await self._pool.close()
 
     async def __aenter__(self) -> Self:
@@ -378,53 +244,6 @@ class EventStore:
     ) -> None:
         await self.close()
 
-    async def _run(self, call: Callable[[PoolConnectionProxy[Any]], Awaitable[T]]) -> T:
-        spare = self._spare
-        conn = spare.pop() if spare else await self._pool.acquire()
-        try:
-            result = await call(conn)
-        except (asyncpg.PostgresError, StoreError):
-            self._keep(conn)  # a statement failed; the connection (autocommit) is fine
-            raise
-        except BaseException:
-            await self._pool.release(conn)
-            raise
-        self._keep(conn)
-        return result
-
-    def _keep(self, conn: PoolConnectionProxy[Any]) -> None:
-        if conn.is_closed() or conn.is_in_transaction() or self._pool_exhausted():
-            self._returning_task(conn)  # someone may wait for a connection: theirs, in turn
-            return
-        self._spare.append(conn)
-        if not self._return_scheduled:
-            self._return_scheduled = True
-            asyncio.get_running_loop().call_soon(self._return_spare)
-
-    def _pool_exhausted(self) -> bool:
-        """Whether every connection of the pool is in use, so that anybody's
-        `pool.acquire()` (the store's own, the projections', a feed consumer's) would wait.
-        Keeping a connection then could let a caller that loops on the store starve them.
-        Public API only: asyncpg has no accessor for its waiters (the store used to read
-        its private queue), and "would wait" is the condition that matters. It is
-        conservative: a saturated pool returns connections even when nobody waits yet,
-        which costs only the saved acquire (~30-40 µs) while every connection is busy.
-        `get_size()` counts connected holders; a pool below `max_size` can still connect
-        one for a newcomer, so it is never exhausted (checked first: the cheaper test in
-        the usual case, a pool of min_size connections)."""
-        pool = self._pool
-        return pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0
-
-    def _return_spare(self) -> None:
-        self._return_scheduled = False
-        while self._spare:
-            self._returning_task(self._spare.pop())
-
-    def _returning_task(self, conn: PoolConnectionProxy[Any]) -> None:
-        task = asyncio.ensure_future(self._pool.release(conn))
-        self._returning.add(task)
-        task.add_done_callback(self._returning.discard)
-
     async def append(
         self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
     ) -> AppendResult:
@@ -434,15 +253,22 @@ class EventStore:
         id is recorded with other content. Retrying an append that already succeeded returns
         the recorded positions with `already_recorded=True` and writes nothing.
         """
-        _check_append(expected_version, events)  # before taking a connection
+        check_append(expected_version, events)  # before taking a connection
         if len(events) == 1 and self._groups is not None:
             return await self._groups.append(stream_id, expected_version, events[0])
-        return await self._run(lambda conn: _append(conn, stream_id, expected_version, events))
+        return await self._write(stream_id, expected_version, events)
 
-    async def _append_alone(
+    async def _write(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> AppendResult:
+        """The one path: one call of the append function on a connection of the pool."""
+        return await self._run(lambda conn: write_events(conn, stream_id, expected_version, events))
+
+    async def _append_one(
         self, stream_id: str, expected_version: int, event: NewEvent
     ) -> AppendResult:
-        return await self._run(lambda conn: _append_one(conn, stream_id, expected_version, event))
+        """The one path for one event: group commit's way to append an item alone."""
+        return await self._write(stream_id, expected_version, (event,))
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         rows = await self._run(lambda conn: conn.fetch(_READ_STREAM_SQL, stream_id, after_version))

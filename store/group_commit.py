@@ -1,4 +1,9 @@
-"""Group commit for single-event appends (see `EventStore`).
+"""Group commit for single-event appends: an option of `EventStore` around its one path.
+
+`EventStore.append` writes an append with one call of the append function
+(store/append.py). With group commit (`EventStore(group_commit=N)`, N >= 1; 1 is the
+default), a single-event append goes through `GroupCommit.append`, which takes that same
+path (`append_alone`) whenever it can and groups only appends that overlap.
 
 A single-event append that finds nothing being written goes at once, alone. Otherwise it is
 encoded in the caller's own task (so a caller's bad event fails only that caller) and waits
@@ -32,9 +37,13 @@ from typing import Any
 
 import asyncpg
 
-from store.digest import encode_content
+from store.append import append_arguments, as_columns
 from store.errors import StoreError
 from store.model import AppendResult, NewEvent
+
+# `append_arguments` is the append's (store/append.py); named here too for the benchmarks
+# that import it from this module (bench/append_paths.py).
+__all__ = ["AppendAlone", "GroupCommit", "RunOnConnection", "append_arguments"]
 
 _APPEND_GROUP_SQL = """
 SELECT accord.append_event_group($1::text[], $2::integer[], $3::uuid[], $4::text[],
@@ -235,46 +244,3 @@ def _settle(
     else:
         assert result is not None
         future.set_result(result)
-
-
-def append_arguments(stream_id: str, expected_version: int, event: NewEvent) -> tuple[Any, ...]:
-    """The 14 arguments of the one-event append, as of `accord.append_event` (and of one item
-    of a group): the canonical JSON of data, actor and source, sent as the jsonb values, and
-    the content digest computed on that same text. The business date goes as the text
-    written (`occurred_on`, EDTF); the source last."""
-    m = event.metadata
-    digest, data_json, actor_json, source_json = encode_content(
-        event_id=event.event_id,
-        stream_id=stream_id,
-        version=expected_version + 1,
-        event_type=event.event_type,
-        schema_version=event.schema_version,
-        data=event.data,
-        metadata=m,
-    )
-    return (
-        stream_id,
-        expected_version,
-        event.event_id,
-        event.event_type,
-        event.schema_version,
-        data_json,
-        actor_json,
-        m.occurred_on,
-        m.correlation_id,
-        m.causation_id,
-        m.workflow_id,
-        m.run_id,
-        digest,
-        source_json,
-    )
-
-
-def as_columns(rows: list[tuple[Any, ...]]) -> list[list[Any] | None]:
-    """Rows of `append_arguments` as the array arguments of the batch and group functions.
-    The sources (last) are NULL rather than an array of NULLs when no event cites one, as
-    most do not: nothing to encode, cast and unnest."""
-    columns: list[list[Any] | None] = [list(column) for column in zip(*rows, strict=True)]
-    if all(source is None for source in columns[-1] or ()):
-        columns[-1] = None
-    return columns

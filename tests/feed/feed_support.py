@@ -10,7 +10,8 @@ from datetime import date
 import asyncpg
 
 from store import ConcurrencyConflict, EventMetadata, EventStore, NewEvent, RecordedEvent
-from store.eventstore import _init_connection, append_events
+from store.append import append_events
+from store.eventstore import _init_connection
 from store.feed import subscribe
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from readmodel.projections import Projections
 from store import EventStore, NewEvent, RecordedEvent
+from store.append import append_arguments
 from store.eventstore import _init_connection
 from store.feed import feed_event_json
-from store.group_commit import append_arguments
 from store.migrate import _apply, migrate, migrations
 from tests.store.store_support import SOURCE, event, metadata
 

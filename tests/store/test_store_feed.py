@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 
 from store import ConcurrencyConflict, EventStore, NewEvent, RecordedEvent, UnknownCheckpoint
-from store.eventstore import _init_connection, append_events
+from store.append import append_events
+from store.eventstore import _init_connection
 from tests.store.store_support import (
     assert_each_stream_in_version_order,
     drain,

@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 
 from store import ConcurrencyConflict, EventStore, IdempotencyConflict, NewEvent, StoreError
-from store.eventstore import _init_connection, append_events
+from store.append import append_events
+from store.eventstore import _init_connection
 from store.group_commit import GroupCommit
 from tests.store.store_support import (
     assert_each_stream_in_version_order,

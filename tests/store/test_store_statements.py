@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from store import EventStore, NewEvent, StoreError
-from store.eventstore import _init_connection, append_events
-from store.group_commit import append_arguments
+from store.append import append_arguments, append_events
+from store.eventstore import _init_connection
 from tests.store.store_support import SOURCE, event, metadata
 
 _APPEND_FUNCTIONS = ("append_event", "append_events", "append_event_group")
