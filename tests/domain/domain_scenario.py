@@ -24,47 +24,23 @@ from domain import (
     parse_command,
 )
 from domain.dates import BusinessDate
+from tests.story_process import story_agencies, story_process
 
 Json = dict[str, Any]
 
-AGENCIES: list[Json] = [
-    {
-        "key": "mfa",
-        "name": "Ministry of Foreign Affairs",
-        "channel": True,
-        "consent_required": True,
-        "reviewer": True,
-    },
-    {
-        "key": "presidential_administration",
-        "name": "Presidential Administration",
-        "escalation_target": True,
-    },
-    {
-        "key": "state_security_service",
-        "name": "State Security Service",
-        "consent_required": True,
-        "reviewer": True,
-    },
-]
+AGENCIES: list[Json] = story_agencies()
 
-CONFIG: Json = {
-    "process_id": "az-icmp-2018",
-    "country": "Azerbaijan",
-    "partner": {"name": "International Commission on Missing Persons", "short_name": "ICMP"},
-    "national_body": {
-        "name": "State Commission on Prisoners of War, Hostages and Missing Citizens",
-        "short_name": "State Commission",
-    },
-    "agencies": AGENCIES,
-    "durations": {
+# The story's parties (tests/story_process.py), with deadlines short enough to reach.
+CONFIG: Json = story_process(
+    "az-icmp-2018",
+    {
         "consent_deadline": "P30D",
         "review_reminder_every": "P14D",
         "review_deadline": "P60D",
         "dormancy_after": "P180D",
     },
-    "max_revisions": 2,
-}
+    max_revisions=2,
+)
 
 
 def actor(party: str, role: str, name: str | None = None) -> Json:

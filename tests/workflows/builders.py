@@ -7,6 +7,7 @@ from typing import Any
 
 from cli.operations import CommandOutcome, send_command, start_process
 from cli.session import Session
+from tests.story_process import story_process
 from workflows.contracts import ProcessStart
 from workflows.process import workflow_id_for
 
@@ -26,34 +27,8 @@ SLOW = {
 
 
 def process_block(process_id: str, **durations: str) -> dict[str, Any]:
-    return {
-        "process_id": process_id,
-        "country": "Azerbaijan",
-        "partner": {"name": "International Commission on Missing Persons", "short_name": "ICMP"},
-        "national_body": {"name": "State Commission", "short_name": "State Commission"},
-        "agencies": [
-            {
-                "key": "mfa",
-                "name": "Ministry of Foreign Affairs",
-                "channel": True,
-                "consent_required": True,
-                "reviewer": True,
-            },
-            {
-                "key": "presidential_administration",
-                "name": "Presidential Administration",
-                "escalation_target": True,
-            },
-            {
-                "key": "state_security_service",
-                "name": "State Security Service",
-                "consent_required": True,
-                "reviewer": True,
-            },
-        ],
-        "durations": {**SLOW, **durations},
-        "max_revisions": 1,
-    }
+    """The story's parties and agencies (tests/story_process.py), slow clocks by default."""
+    return story_process(process_id, {**SLOW, **durations}, max_revisions=1)
 
 
 def opening(
