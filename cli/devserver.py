@@ -122,14 +122,29 @@ class DevServerCommand:
 def _await_listening(
     proc: subprocess.Popen[bytes], command: DevServerCommand, timeout: float, log: Path
 ) -> None:
-    """Until the server accepts connections; an error if it exits or takes too long."""
+    """Until the server serves: its port accepts connections and its frontend says it is
+    healthy (`temporal operator cluster health`); an error if it exits or takes too long.
+
+    A listening port is not enough: under load the frontend answers "Frontend is not
+    healthy yet" for a while after it binds, and a client connecting then fails."""
     deadline = time.monotonic() + timeout
-    while not listening(command.port):
+    while not (listening(command.port) and _healthy(command)):
         if proc.poll() is not None:
             raise RuntimeError(f"temporal dev server exited ({proc.returncode}); see {log}")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"temporal dev server did not listen on {command.address}")
+            raise TimeoutError(f"temporal dev server did not become ready on {command.address}")
         time.sleep(0.1)
+
+
+def _healthy(command: DevServerCommand) -> bool:
+    check = [temporal_binary(), "operator", "cluster", "health", "--address", command.address]
+    # The local server, whatever client settings (TLS, API key, profile) the caller has.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    try:
+        done = subprocess.run(check, capture_output=True, timeout=10, check=False, env=env)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
 
 
 class DevServerProcess:

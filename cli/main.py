@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import yaml
@@ -46,6 +47,7 @@ from domain.sources import cited
 from domain.text import visible
 from domain.vocabulary import SYSTEM
 from security.keys import KeyConfigError
+from workers.runtime import install_default_runtime
 
 
 class UsageError(Exception):
@@ -475,6 +477,7 @@ EXAMPLES = {
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    install_default_runtime()  # the SDK's own log lines to stderr, never into --json output
     # The flags win over the environment and the profile file (temporalio.envconfig).
     if args.address:
         os.environ["TEMPORAL_ADDRESS"] = args.address
@@ -542,5 +545,20 @@ def _fail(code: str, message: str, args: argparse.Namespace) -> int:
     return 2
 
 
+def entrypoint() -> NoReturn:
+    """The `accord` command: `main`, then leave without finalizing the interpreter.
+
+    Temporal's native runtime keeps threads of its own; one may still call into Python
+    while the interpreter finalizes, which aborts the process ("Fatal Python error:
+    PyGILState_Release ... finalizing", exit 134), seen when a worker could not connect.
+    Everything is done by the time `main` returns: flush what was written and exit with its
+    code. (`main` itself stays an ordinary function for the tests that call it.)"""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entrypoint()
