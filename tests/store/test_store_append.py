@@ -230,7 +230,9 @@ async def test_one_and_many_event_appends_chain_alike(store: EventStore, stream_
 async def test_idle_connections_go_back_to_the_pool(database_url: str, stream_id: str) -> None:
     """The store keeps a connection for an immediate next call only, never starves others."""
     async with await EventStore.connect(database_url, min_size=1, max_size=1) as small:
-        for version in range(3):  # back to back: the same connection, no acquire/release
+        # Back to back. The pool's only connection is in use during each call, so the pool is
+        # exhausted and the connection goes back every time (a larger pool keeps it instead).
+        for version in range(3):
             await small.append(stream_id, version, [event()])
         # Another user of the pool gets the single connection once the loop turns.
         async with small.pool.acquire() as conn:
