@@ -8,17 +8,16 @@ compose deployment); see `security/codec_server.py` for the protocol.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from security.codec import AesGcmCodec, codec_keys_from_env
 from security.codec_server import DEFAULT_ORIGIN, DEFAULT_PORT, CodecServer
 from security.keys import KeyConfigError
+from security.settings import CodecServerSettings
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -27,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     s.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("ACCORD_CODEC_SERVER_PORT") or DEFAULT_PORT),
+        # None: ACCORD_CODEC_SERVER_PORT's value, read (and checked) when the command runs.
         help=f"port (default $ACCORD_CODEC_SERVER_PORT or {DEFAULT_PORT})",
     )
     s.add_argument(
@@ -39,15 +38,14 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
 
 def server_token(environ: Mapping[str, str] | None = None) -> str | None:
     """`ACCORD_CODEC_SERVER_TOKEN`, else the first line of `ACCORD_CODEC_SERVER_TOKEN_FILE`."""
-    env = os.environ if environ is None else environ
-    token = env.get("ACCORD_CODEC_SERVER_TOKEN")
-    if token:
-        return token
-    path = env.get("ACCORD_CODEC_SERVER_TOKEN_FILE")
+    settings = CodecServerSettings.load(environ)
+    if settings.codec_server_token:
+        return settings.codec_server_token.get_secret_value()
+    path = settings.codec_server_token_file
     if not path:
         return None
     try:
-        lines = Path(path).read_text().strip().splitlines()
+        lines = path.read_text().strip().splitlines()
     except (OSError, UnicodeDecodeError):
         raise KeyConfigError("ACCORD_CODEC_SERVER_TOKEN_FILE: cannot read the file") from None
     return lines[0].strip() if lines else None
@@ -57,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         keys = codec_keys_from_env()
         token = server_token()
+        port = args.port if args.port is not None else CodecServerSettings.load().codec_server_port
     except KeyConfigError as err:
         print(f"accord: {err}", file=sys.stderr)
         return 2
@@ -69,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     origins = args.origin or [DEFAULT_ORIGIN]
     try:
-        server = CodecServer(AesGcmCodec(keys), token, origins, host=args.host, port=args.port)
+        server = CodecServer(AesGcmCodec(keys), token, origins, host=args.host, port=port)
     except (ValueError, OSError) as err:  # a short token, a port in use
         print(f"accord: codec-server: {err}", file=sys.stderr)
         return 2

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-DEFAULT_PORT = 8720
+from security.keys import KeyConfigError
+from workers.settings import DEFAULT_FEED_SERVER_PORT, FeedServerSettings
+
+DEFAULT_PORT = DEFAULT_FEED_SERVER_PORT
 MIN_TOKEN_LENGTH = 16
 
 
@@ -46,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     s.add_argument(
         "--port",
         type=int,
-        default=int(os.environ.get("ACCORD_FEED_SERVER_PORT") or DEFAULT_PORT),
+        # None: ACCORD_FEED_SERVER_PORT's value, read (and checked) when the command runs.
         help=f"port (default $ACCORD_FEED_SERVER_PORT or {DEFAULT_PORT})",
     )
     s.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -55,12 +56,15 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
 def feed_token(environ: Mapping[str, str] | None = None) -> str:
     """`ACCORD_FEED_TOKEN`, else the first line of `ACCORD_FEED_TOKEN_FILE`; refused when
     missing or shorter than 16 characters (a guessable token guards nothing)."""
-    env = os.environ if environ is None else environ
-    token = env.get("ACCORD_FEED_TOKEN", "").strip()
-    path = env.get("ACCORD_FEED_TOKEN_FILE")
+    try:
+        settings = FeedServerSettings.load(environ)
+    except KeyConfigError as err:
+        raise FeedServerConfigError(str(err)) from None
+    token = settings.feed_token.get_secret_value().strip() if settings.feed_token else ""
+    path = settings.feed_token_file
     if not token and path:
         try:
-            lines = Path(path).read_text().strip().splitlines()
+            lines = path.read_text().strip().splitlines()
         except (OSError, UnicodeDecodeError):
             raise FeedServerConfigError("ACCORD_FEED_TOKEN_FILE: cannot read the file") from None
         token = lines[0].strip() if lines else ""
@@ -78,13 +82,14 @@ def feed_token(environ: Mapping[str, str] | None = None) -> str:
 def run(args: argparse.Namespace) -> int:
     try:
         token = feed_token()
-    except FeedServerConfigError as err:
+        port = args.port if args.port is not None else FeedServerSettings.load().feed_server_port
+    except (FeedServerConfigError, KeyConfigError) as err:
         print(f"accord: {err}", file=sys.stderr)
         return 2
-    if not 0 < args.port < 65536:
+    if not 0 < port < 65536:
         print("accord: feed-server: --port must be between 1 and 65535", file=sys.stderr)
         return 2
     # aiohttp is imported only here: every other `accord` command starts without it.
     from cli.http_feed import serve
 
-    return asyncio.run(serve(args.bind, args.port, token))
+    return asyncio.run(serve(args.bind, port, token))

@@ -31,26 +31,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from security.keys import KeyRing, keyring_from, local_actor_keys_path, local_keyring
 
-from security.keys import (
-    KeyConfigError,
-    KeyRing,
-    keyring_from_env,
-    local_actor_keys_path,
-    local_keyring,
-)
+# The lifetime cap is a setting: its default and parser live with it (kept importable here).
+from security.settings import DEFAULT_MAX_LIFETIME as DEFAULT_MAX_LIFETIME
+from security.settings import ActorTokenSettings
+from security.settings import parse_lifetime as parse_lifetime
 
 ALGORITHM = "HS256"
 MIN_KEY_BYTES = 32  # RFC 7518 §3.2: an HS256 key is at least the hash size
 MAX_TOKEN_LENGTH = 4096
 ANY_PROCESS = "*"
-# Tokens die within the hour by default: there is no revocation list, so a leaked token is
-# only bounded by its lifetime; an hour lets a service reuse one for a batch of commands,
-# while the CLI mints a new 5-minute one for each command anyway.
-DEFAULT_MAX_LIFETIME = timedelta(hours=1)
-MIN_MAX_LIFETIME = timedelta(minutes=1)
-MAX_MAX_LIFETIME = timedelta(days=1)
 # Clocks of issuers and the Temporal server may differ a little; a minute is the usual
 # allowance of JWT verifiers and far below any lifetime that matters.
 CLOCK_SKEW = timedelta(seconds=60)
@@ -208,8 +199,16 @@ def _seconds(value: object) -> bool:
 
 def actor_keys_from_env(environ: Mapping[str, str] | None = None) -> KeyRing | None:
     """`ACCORD_ACTOR_KEYS="kid1:base64,kid2:base64"` (first signs) or `..._FILE`."""
-    return keyring_from_env(
-        "ACCORD_ACTOR_KEYS", "ACCORD_ACTOR_KEYS_FILE", environ, min_length=MIN_KEY_BYTES
+    return _configured_keys(ActorTokenSettings.load(environ))
+
+
+def _configured_keys(settings: ActorTokenSettings) -> KeyRing | None:
+    return keyring_from(
+        settings.actor_keys.get_secret_value() if settings.actor_keys else None,
+        settings.actor_keys_file,
+        variable=ActorTokenSettings.variable("actor_keys"),
+        file_variable=ActorTokenSettings.variable("actor_keys_file"),
+        min_length=MIN_KEY_BYTES,
     )
 
 
@@ -229,10 +228,11 @@ def actor_keys_for_host(environ: Mapping[str, str] | None = None) -> ActorKeys:
     there would match no worker, so it must be given the deployment's keys (or a token).
     """
     env = os.environ if environ is None else environ
-    configured = actor_keys_from_env(env)
+    settings = ActorTokenSettings.load(env)
+    configured = _configured_keys(settings)
     if configured is not None:
-        variable = "ACCORD_ACTOR_KEYS" if env.get("ACCORD_ACTOR_KEYS") else "ACCORD_ACTOR_KEYS_FILE"
-        return ActorKeys(configured, variable)
+        field = "actor_keys" if settings.actor_keys else "actor_keys_file"
+        return ActorKeys(configured, ActorTokenSettings.variable(field))
     if env.get("TEMPORAL_ADDRESS"):
         return ActorKeys(None, "none (TEMPORAL_ADDRESS is set and ACCORD_ACTOR_KEYS is not)")
     path = local_actor_keys_path(env)
@@ -240,36 +240,6 @@ def actor_keys_for_host(environ: Mapping[str, str] | None = None) -> ActorKeys:
     return ActorKeys(ring, f"local key ring {path}", created)
 
 
-_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
-
-
-def parse_lifetime(text: str, *, source: str) -> timedelta:
-    """An ISO 8601 duration (`PT1H`) or a number of seconds, positive. `source` names the
-    variable or flag in the error, which never repeats the value."""
-    value = text.strip()
-    try:
-        lifetime = (
-            timedelta(seconds=int(value)) if value.isdigit() else _DURATION.validate_python(value)
-        )
-    except (ValidationError, OverflowError, ValueError):
-        raise KeyConfigError(
-            f"{source}: expected an ISO 8601 duration (e.g. PT1H) or a number of seconds"
-        ) from None
-    if lifetime <= timedelta(0):
-        raise KeyConfigError(f"{source}: must be positive")
-    return lifetime
-
-
 def max_lifetime_from_env(environ: Mapping[str, str] | None = None) -> timedelta:
     """`ACCORD_TOKEN_MAX_LIFETIME`: the longest token lifetime (exp - iat) accepted."""
-    env = os.environ if environ is None else environ
-    text = env.get("ACCORD_TOKEN_MAX_LIFETIME")
-    if not text:
-        return DEFAULT_MAX_LIFETIME
-    lifetime = parse_lifetime(text, source="ACCORD_TOKEN_MAX_LIFETIME")
-    if not MIN_MAX_LIFETIME <= lifetime <= MAX_MAX_LIFETIME:
-        raise KeyConfigError(
-            "ACCORD_TOKEN_MAX_LIFETIME: must be between 1 minute and 1 day"
-            " (tokens cannot be revoked; keep them short)"
-        )
-    return lifetime
+    return ActorTokenSettings.load(environ).token_max_lifetime

@@ -44,7 +44,8 @@ from temporalio.converter import (
 from temporalio.exceptions import ApplicationError
 
 from security import refused
-from security.keys import KeyRing, keyring_from_env
+from security.keys import KeyRing, keyring_from
+from security.settings import CodecSettings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -163,15 +164,19 @@ class AccordPayloadConverter(PydanticPayloadConverter):
 
 def codec_keys_from_env(environ: Mapping[str, str] | None = None) -> KeyRing | None:
     """`ACCORD_CODEC_KEYS="kid1:base64,kid2:base64"` (first = current) or `..._FILE`."""
-    return keyring_from_env(
-        "ACCORD_CODEC_KEYS", "ACCORD_CODEC_KEYS_FILE", environ, exact_length=KEY_BYTES
+    settings = CodecSettings.load(environ)
+    return keyring_from(
+        settings.codec_keys.get_secret_value() if settings.codec_keys else None,
+        settings.codec_keys_file,
+        variable=CodecSettings.variable("codec_keys"),
+        file_variable=CodecSettings.variable("codec_keys_file"),
+        exact_length=KEY_BYTES,
     )
 
 
 def plaintext_accepted_from_env(environ: Mapping[str, str] | None = None) -> bool:
     """`ACCORD_CODEC_ACCEPT_PLAINTEXT=1`: only while histories from before encryption replay."""
-    env = os.environ if environ is None else environ
-    return env.get("ACCORD_CODEC_ACCEPT_PLAINTEXT", "0").strip().lower() in ("1", "true", "yes")
+    return CodecSettings.load(environ).codec_accept_plaintext
 
 
 def data_converter(keys: KeyRing | None, *, accept_plaintext: bool | None = None) -> DataConverter:

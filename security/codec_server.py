@@ -27,7 +27,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
@@ -40,8 +39,9 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from security.codec import AesGcmCodec, CodecError, codec_keys_from_env
 from security.codec_http import BackgroundServer, Refused, read_body
+from security.settings import DEFAULT_CODEC_SERVER_PORT, CodecServerSettings
 
-DEFAULT_PORT = 8888
+DEFAULT_PORT = DEFAULT_CODEC_SERVER_PORT
 DEFAULT_ORIGIN = "http://127.0.0.1:8233"
 MAX_BODY = 16 * 1024 * 1024  # a history page's payloads; Temporal caps one payload at 2 MiB
 MAX_LOGIN_BODY = 4096  # a form with one token
@@ -58,11 +58,10 @@ def ui_codec_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
 
     `ACCORD_CODEC_SERVER_URL`, else `http://127.0.0.1:<ACCORD_CODEC_SERVER_PORT or 8888>`.
     """
-    env = os.environ if environ is None else environ
-    if codec_keys_from_env(env) is None:
+    if codec_keys_from_env(environ) is None:
         return None
-    port = env.get("ACCORD_CODEC_SERVER_PORT") or str(DEFAULT_PORT)
-    return env.get("ACCORD_CODEC_SERVER_URL") or f"http://127.0.0.1:{port}"
+    settings = CodecServerSettings.load(environ)
+    return settings.codec_server_url or f"http://127.0.0.1:{settings.codec_server_port}"
 
 
 _HTML = "text/html; charset=utf-8"

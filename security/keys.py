@@ -23,11 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from security.settings import DataDirSettings
+from security.settings import KeyConfigError as KeyConfigError  # defined with the settings
+
 _KID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-class KeyConfigError(ValueError):
-    """A key ring that cannot be used: refused at start-up rather than at first use."""
 
 
 @dataclass(frozen=True)
@@ -93,17 +92,17 @@ def parse_keyring(
     return KeyRing(tuple(entries))
 
 
-def keyring_from_env(
+def keyring_from(
+    inline: str | None,
+    path: Path | None,
+    *,
     variable: str,
     file_variable: str,
-    environ: Mapping[str, str] | None = None,
-    *,
     exact_length: int | None = None,
     min_length: int = 1,
 ) -> KeyRing | None:
-    """The ring in `variable`, or in the file named by `file_variable`; None if neither."""
-    env = os.environ if environ is None else environ
-    inline, path = env.get(variable), env.get(file_variable)
+    """The ring given inline (`variable`) or in the file `path` (`file_variable`), the
+    names used in errors; None if neither, refused if both."""
     if inline and path:
         raise KeyConfigError(f"set {variable} or {file_variable}, not both")
     if path:
@@ -121,6 +120,28 @@ def keyring_from_env(
     return None
 
 
+def keyring_from_env(
+    variable: str,
+    file_variable: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    exact_length: int | None = None,
+    min_length: int = 1,
+) -> KeyRing | None:
+    """The ring in `variable`, or in the file named by `file_variable`; None if neither.
+    For rings that have no settings model yet (`ACCORD_HEADS_KEYS`, cli/verification.py)."""
+    env = os.environ if environ is None else environ
+    path = env.get(file_variable)
+    return keyring_from(
+        env.get(variable),
+        Path(path) if path else None,
+        variable=variable,
+        file_variable=file_variable,
+        exact_length=exact_length,
+        min_length=min_length,
+    )
+
+
 # -- the local key ring ---------------------------------------------------------------------
 
 LOCAL_KEYS_DIR = "keys"
@@ -134,9 +155,8 @@ def local_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     The same rule as `store.embedded` (which puts PostgreSQL under it), repeated here so
     that reading a key ring does not import the embedded server's binaries.
     """
-    env = os.environ if environ is None else environ
     root = Path(__file__).resolve().parent.parent
-    return Path(env.get("ACCORD_DATA_DIR") or root / ".data")
+    return DataDirSettings.load(environ).data_dir or root / ".data"
 
 
 def local_actor_keys_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -12,13 +12,25 @@
 | `TEMPORAL_API_KEY` | API key (Temporal Cloud); implies TLS | unset |
 | `TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE` | a profile of Temporal's config file (TOML) | SDK's |
 | `DATABASE_URL` | the event store's PostgreSQL | embedded server |
-| `ACCORD_LOG_LEVEL` | log level | `INFO` |
-| `ACCORD_CODEC_KEYS` / `..._FILE` | payload encryption keys `kid:base64,...` | unset |
-| `ACCORD_ACTOR_KEYS` / `..._FILE` | actor token keys `kid:base64,...` | the local ring |
+| `ACCORD_LOG_LEVEL` | log level (read in workers/main.py) | `INFO` |
+| `ACCORD_CODEC_KEYS(_FILE)` | payload encryption keys `kid:base64,...` (or a file) | unset |
+| `ACCORD_CODEC_ACCEPT_PLAINTEXT` | `1`: accept unencrypted payloads (old histories only) | `0` |
+| `ACCORD_ACTOR_KEYS(_FILE)` | actor token keys `kid:base64,...` (or a file) | the local ring |
 | `ACCORD_TOKEN_MAX_LIFETIME` | longest token lifetime (exp - iat) accepted and minted | `PT1H` |
 | `ACCORD_ACTOR_TOKEN` | a fixed actor token, sent instead of minting one | unset |
+| `ACCORD_REQUIRE_ACTOR_TOKEN` | removed: any value but `1` is refused at start | unset |
+| `ACCORD_DATA_DIR` | this machine's data (the local actor key ring, embedded servers) | `.data` |
 | `ACCORD_METRICS_BIND` | host:port of the Prometheus endpoint (workers/metrics.py) | unset: none |
 | `ACCORD_FEED_LAG_INTERVAL` | seconds between feed-lag samples | 15 |
+| `ACCORD_CODEC_SERVER_TOKEN(_FILE)` | the codec server's secret (or a file) | unset |
+| `ACCORD_CODEC_SERVER_PORT` | the codec server's port | 8888 |
+| `ACCORD_CODEC_SERVER_URL` | the codec server, for the dev server's UI | `127.0.0.1:<port>` |
+| `ACCORD_FEED_TOKEN(_FILE)` | the feed server's token (or a file) | unset |
+| `ACCORD_FEED_SERVER_PORT` | the feed server's port | 8720 |
+
+The `ACCORD_*` variables are typed settings models (pydantic-settings), each field with its
+rule: `security/settings.py` and `workers/settings.py`, which lists them all. A malformed
+value is refused at start in one line naming the variable (`KeyConfigError`, exit 2).
 
 Actor tokens are always required: a worker checks every command's token and refuses to
 start without actor keys. The keys are `ACCORD_ACTOR_KEYS(_FILE)`, or, when no cluster
@@ -53,8 +65,8 @@ from security.actor_binding import ActorBinding
 from security.actor_token import DEFAULT_MAX_LIFETIME, actor_keys_for_host, max_lifetime_from_env
 from security.codec import codec_keys_from_env, data_converter, header_codec_behavior
 from security.keys import KeyConfigError, KeyRing
-
-DEFAULT_TASK_QUEUE = "accord"
+from security.settings import CodecSettings
+from workers.settings import ClientSettings
 
 
 def _path(source: Path | str | bytes | None) -> Path | None:
@@ -82,6 +94,8 @@ class TemporalSettings:
     actor_token: str | None = None
     actor_keys: KeyRing | None = None
     token_max_lifetime: timedelta = DEFAULT_MAX_LIFETIME
+    # None: ACCORD_CODEC_ACCEPT_PLAINTEXT when the converter is built (settings made in code)
+    codec_accept_plaintext: bool | None = None
 
     @classmethod
     def from_env(cls, address: str | None = None) -> TemporalSettings:
@@ -89,14 +103,9 @@ class TemporalSettings:
             value = os.environ.get(name)
             return Path(value) if value else None
 
-        required = os.environ.get("ACCORD_REQUIRE_ACTOR_TOKEN")
-        if required is not None and required.strip().lower() not in ("1", "true", "yes"):
-            # The opt-out is gone: a leftover development setting must not switch identity
-            # off in a deployment, and nothing needs it since every client mints tokens.
-            raise KeyConfigError(
-                "ACCORD_REQUIRE_ACTOR_TOKEN: actor tokens are always required; "
-                "unset it (SECURITY.md, actor tokens)"
-            )
+        # The ACCORD_* settings first, each checked (one line naming the variable).
+        client = ClientSettings.load()
+        codec = CodecSettings.load()
         actor_keys = actor_keys_for_host()
         if actor_keys.created:
             log.warning("created the local actor key ring", source=actor_keys.source)
@@ -108,7 +117,7 @@ class TemporalSettings:
         return cls(
             address=address or profile.address or "localhost:7233",
             namespace=profile.namespace or "default",
-            task_queue=os.environ.get("ACCORD_TASK_QUEUE", DEFAULT_TASK_QUEUE),
+            task_queue=client.task_queue,
             tls_cert=_path(tls.client_cert if tls else None) or path("TEMPORAL_TLS_CERT"),
             tls_key=_path(tls.client_private_key if tls else None) or path("TEMPORAL_TLS_KEY"),
             tls_ca=_path(tls.server_root_ca_cert if tls else None) or path("TEMPORAL_TLS_CA"),
@@ -117,7 +126,9 @@ class TemporalSettings:
             tls_disabled=bool(tls and tls.disabled),
             api_key=profile.api_key,
             codec_keys=codec_keys_from_env(),
-            actor_token=os.environ.get("ACCORD_ACTOR_TOKEN") or None,
+            codec_accept_plaintext=codec.codec_accept_plaintext,
+            actor_token=(client.actor_token.get_secret_value() if client.actor_token else "")
+            or None,
             actor_keys=actor_keys.ring,
             token_max_lifetime=max_lifetime_from_env(),
         )
@@ -135,7 +146,7 @@ class TemporalSettings:
         return bool(self.api_key)
 
     def data_converter(self) -> DataConverter:
-        return data_converter(self.codec_keys)
+        return data_converter(self.codec_keys, accept_plaintext=self.codec_accept_plaintext)
 
     def interceptors(self) -> list[Interceptor]:
         # Always installed: it mints or attaches the caller's token, and makes any worker

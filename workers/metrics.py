@@ -27,8 +27,6 @@ Accord's series, each recorded through the SDK's metric meters:
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -38,10 +36,10 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from security.keys import KeyConfigError
 from store import EventStore
+from workers.settings import MetricsSettings
 
-METRICS_BIND = "ACCORD_METRICS_BIND"
-FEED_LAG_INTERVAL = "ACCORD_FEED_LAG_INTERVAL"
-DEFAULT_FEED_LAG_INTERVAL = 15.0
+METRICS_BIND = MetricsSettings.variable("metrics_bind")
+FEED_LAG_INTERVAL = MetricsSettings.variable("feed_lag_interval")
 
 COMMANDS_ACCEPTED = "accord_commands_accepted"  # also spelt in workflows/process.py
 COMMANDS_REFUSED = "accord_commands_refused"
@@ -60,23 +58,8 @@ log = structlog.get_logger("accord.metrics")
 
 def metrics_bind(environ: Mapping[str, str] | None = None) -> str | None:
     """The `host:port` to serve metrics on, or None (no listener). A malformed value is a
-    set-up mistake (KeyConfigError: one line, exit 2)."""
-    env = os.environ if environ is None else environ
-    value = (env.get(METRICS_BIND) or "").strip()
-    if not value:
-        return None
-    host, sep, port = value.rpartition(":")
-    host = host.strip("[]")
-    try:
-        ipaddress.ip_address(host)
-        valid = sep == ":" and port.isdigit() and 0 < int(port) < 65536
-    except ValueError:
-        valid = False
-    if not valid:
-        raise KeyConfigError(
-            f"{METRICS_BIND}: expected an IP address and port such as 127.0.0.1:9464"
-        )
-    return value
+    set-up mistake (KeyConfigError: one line, exit 2; the rule is in workers/settings.py)."""
+    return MetricsSettings.load(environ).metrics_bind
 
 
 def metrics_runtime(bind: str) -> Runtime:
@@ -96,17 +79,8 @@ def metrics_runtime(bind: str) -> Runtime:
 
 
 def feed_lag_interval(environ: Mapping[str, str] | None = None) -> float:
-    env = os.environ if environ is None else environ
-    raw = env.get(FEED_LAG_INTERVAL)
-    if not raw:
-        return DEFAULT_FEED_LAG_INTERVAL
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0.1 <= value <= 3600:
-        raise KeyConfigError(f"{FEED_LAG_INTERVAL}: seconds between 0.1 and 3600")
-    return value
+    """Seconds between two feed-lag samples (KeyConfigError when out of 0.1 to 3600)."""
+    return MetricsSettings.load(environ).feed_lag_interval
 
 
 # Per consumer: its checkpoint's place in feed order (NULL when no event has that
