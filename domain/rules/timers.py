@@ -14,6 +14,7 @@ from domain.rules.registry import command_rule
 from domain.stages import DORMANT_FROM, NON_TERMINAL
 from domain.stages import Stage as S
 from domain.state import ProcessState
+from domain.vocabulary import EscalationMatter
 
 
 def _targets(c: ProcessConfig, agency: str) -> tuple[str, ...]:
@@ -22,25 +23,38 @@ def _targets(c: ProcessConfig, agency: str) -> tuple[str, ...]:
     return others or c.escalation_targets
 
 
+def _escalated(
+    c: ProcessConfig, overdue: ev.Event, agency: str, matter: EscalationMatter, version: int
+) -> list[ev.Event]:
+    """A missed deadline: the agency's answer is overdue, and it is escalated above it."""
+    escalation = ev.Escalated(
+        occurred_on=overdue.occurred_on,
+        agency=agency,
+        matter=matter,
+        version=version,
+        targets=_targets(c, agency),
+    )
+    return [overdue, escalation]
+
+
 @command_rule(cmd.ConsentDeadlineReached, who=(party("system"),), stages=NON_TERMINAL)
 def consent_deadline(
     s: ProcessState, c: ProcessConfig, x: cmd.ConsentDeadlineReached, on: BusinessDate
 ) -> list[ev.Event]:
     if s.stage != S.MISSION_PLANNING or x.tor_version != s.mission.tor_version:
         return []
-    out: list[ev.Event] = []
-    for agency in s.mission.consents_with("pending"):
-        out.append(ev.ConsentOverdue(occurred_on=on, agency=agency, tor_version=x.tor_version))
-        out.append(
-            ev.Escalated(
-                occurred_on=on,
-                agency=agency,
-                matter="consent",
-                version=x.tor_version,
-                targets=_targets(c, agency),
-            )
+    version = x.tor_version
+    return [
+        event
+        for agency in s.mission.consents_with("pending")
+        for event in _escalated(
+            c,
+            ev.ConsentOverdue(occurred_on=on, agency=agency, tor_version=version),
+            agency,
+            "consent",
+            version,
         )
-    return out
+    ]
 
 
 @command_rule(cmd.ReviewReminderDue, who=(party("system"),), stages=NON_TERMINAL)
@@ -62,21 +76,19 @@ def review_deadline(
 ) -> list[ev.Event]:
     if s.stage != S.UNDER_REVIEW or x.report_version != s.report.version:
         return []
-    out: list[ev.Event] = []
-    for agency in s.report.reviews_with("pending"):
-        if x.agency not in (None, agency):
-            continue
-        out.append(ev.ReviewOverdue(occurred_on=on, agency=agency, report_version=x.report_version))
-        out.append(
-            ev.Escalated(
-                occurred_on=on,
-                agency=agency,
-                matter="review",
-                version=x.report_version,
-                targets=_targets(c, agency),
-            )
+    version = x.report_version
+    return [
+        event
+        for agency in s.report.reviews_with("pending")
+        if x.agency in (None, agency)
+        for event in _escalated(
+            c,
+            ev.ReviewOverdue(occurred_on=on, agency=agency, report_version=version),
+            agency,
+            "review",
+            version,
         )
-    return out
+    ]
 
 
 @command_rule(cmd.DormancyDue, who=(party("system"),), stages=NON_TERMINAL)
