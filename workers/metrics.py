@@ -36,6 +36,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from security.keys import KeyConfigError
 from store import EventStore
+from workers.runtime import core_logging
 from workers.settings import MetricsSettings
 
 METRICS_BIND = MetricsSettings.variable("metrics_bind")
@@ -68,10 +69,11 @@ def metrics_runtime(bind: str) -> Runtime:
     try:
         return Runtime(
             telemetry=TelemetryConfig(
+                logging=core_logging(),  # as the default runtime: to stderr, not stdout
                 metrics=PrometheusConfig(
                     bind_address=bind,
                     histogram_bucket_overrides={APPEND_LATENCY: APPEND_BUCKETS},
-                )
+                ),
             )
         )
     except ValueError as err:  # the SDK's "Failed starting Prometheus exporter: ..."
