@@ -25,12 +25,13 @@ refresh; `rebuild` (or a refresh without a cached state) restores it.
 
 Why the cache stays (measured for issue #16, 2026-12-05; BENCHMARKS.md has the runs): the
 end-to-end benchmark with this cache in one arm and a refresh that refolds the whole stream
-on every command (`cached_streams=0`) in the other, interleaved in rounds, twice with the
-arms swapped. Without the cache the worker spent 3-8 % more CPU per command and PostgreSQL
-9-20 % more (it reads the whole stream and rewrites every timeline row), and the run took
-1.02x and 1.15x as long (single rounds 0.92-1.62x). A checkpointed feed consumer, or a
-write in the append's own transaction, would move the refresh but not the fold: either
-needs the stream's folded state, so it would need this cache or pay the same refold.
+on every command (`cached_streams=0`) in the other, interleaved in rounds, three runs, the
+arms swapped in one. Without the cache the worker spent 3-8 % more CPU per command and
+PostgreSQL 9-20 % more (it reads the whole stream and rewrites every timeline row) in every
+run; the time, which the shared machine's load disturbs more, was 1.02x, 1.15x and 0.97x
+(single rounds 0.62-1.62x). A checkpointed feed consumer, or a write in the append's own
+transaction, would move the refresh but not the fold: either needs the stream's folded
+state, so it would need this cache or pay the same refold.
 """
 
 from __future__ import annotations
