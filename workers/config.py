@@ -13,19 +13,19 @@
 | `TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE` | a profile of Temporal's config file (TOML) | SDK's |
 | `DATABASE_URL` | the event store's PostgreSQL | embedded server |
 | `ACCORD_LOG_LEVEL` | log level (read in workers/main.py) | `INFO` |
-| `ACCORD_CODEC_KEYS(_FILE)` | payload encryption keys `kid:base64,...` (or a file) | unset |
+| `ACCORD_CODEC_KEYS`, `ACCORD_CODEC_KEYS_FILE` | payload keys `kid:base64,...`, or a file | unset |
 | `ACCORD_CODEC_ACCEPT_PLAINTEXT` | `1`: accept unencrypted payloads (old histories only) | `0` |
-| `ACCORD_ACTOR_KEYS(_FILE)` | actor token keys `kid:base64,...` (or a file) | the local ring |
+| `ACCORD_ACTOR_KEYS`, `ACCORD_ACTOR_KEYS_FILE` | actor token keys, or a file | the local ring |
 | `ACCORD_TOKEN_MAX_LIFETIME` | longest token lifetime (exp - iat) accepted and minted | `PT1H` |
 | `ACCORD_ACTOR_TOKEN` | a fixed actor token, sent instead of minting one | unset |
 | `ACCORD_REQUIRE_ACTOR_TOKEN` | removed: any value but `1` is refused at start | unset |
 | `ACCORD_DATA_DIR` | this machine's data (the local actor key ring, embedded servers) | `.data` |
 | `ACCORD_METRICS_BIND` | host:port of the Prometheus endpoint (workers/metrics.py) | unset: none |
 | `ACCORD_FEED_LAG_INTERVAL` | seconds between feed-lag samples | 15 |
-| `ACCORD_CODEC_SERVER_TOKEN(_FILE)` | the codec server's secret (or a file) | unset |
+| `ACCORD_CODEC_SERVER_TOKEN`, `ACCORD_CODEC_SERVER_TOKEN_FILE` | codec server secret | unset |
 | `ACCORD_CODEC_SERVER_PORT` | the codec server's port | 8888 |
 | `ACCORD_CODEC_SERVER_URL` | the codec server, for the dev server's UI | `127.0.0.1:<port>` |
-| `ACCORD_FEED_TOKEN(_FILE)` | the feed server's token (or a file) | unset |
+| `ACCORD_FEED_TOKEN`, `ACCORD_FEED_TOKEN_FILE` | the feed server's token, or a file | unset |
 | `ACCORD_FEED_SERVER_PORT` | the feed server's port | 8720 |
 
 The `ACCORD_*` variables are typed settings models (pydantic-settings), each field with its
