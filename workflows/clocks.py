@@ -34,14 +34,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain import Event, ProcessState, Stage
+from domain import (
+    Command,
+    Event,
+    ProcessResumed,
+    ProcessState,
+    ProcessSuspended,
+    Stage,
+    parse_command,
+)
 from domain.dates import BusinessDate
+from domain.events import RecordCorrected
 from domain.stages import DORMANT_FROM
 
 DAY = 86400.0
-# Events that do not count as activity for the dormancy clock: suspension and resumption
-# stop and start it; a correction puts an old record right and is no progress.
-_NOT_ACTIVITY = frozenset({"ProcessSuspended", "ProcessResumed", "RecordCorrected"})
+# Who issues the commands a clock fires.
+SYSTEM_ACTOR = {"party": "system", "role": "timer"}
 
 
 class Clock(BaseModel):
@@ -113,7 +121,7 @@ def reconcile(
     """The clocks after `events` were folded into `state` at `now`."""
     if state.stage == Stage.SUSPENDED:
         return {k: _stopped(c, now) for k, c in clocks.items()}
-    activity = any(e.event_type not in _NOT_ACTIVITY for e in events)
+    activity = any(_is_activity(e) for e in events)
     # A clock counts from the latest possible day of the date that armed it (a fact dated
     # "2021" may have happened on 2021-12-31: its deadline cannot run out before then).
     last = state.last_occurred_on
@@ -147,6 +155,16 @@ def reconcile(
     return out
 
 
+def _is_activity(event: Event) -> bool:
+    """Whether an event re-arms the dormancy clock. Suspension and resumption stop and
+    start it; a correction puts an old record right and is no progress."""
+    match event:
+        case ProcessSuspended() | ProcessResumed() | RecordCorrected():
+            return False
+        case _:
+            return True
+
+
 def _stopped(clock: Clock, now: float) -> Clock:
     if clock.due_at is None:
         return clock
@@ -172,6 +190,19 @@ def after_firing(clock: Clock) -> Clock:
     return clock.model_copy(
         update={"periods_done": clock.periods_done + 1, "due_at": clock.due_at + clock.period}
     )
+
+
+def fired(clock: Clock, state: ProcessState, today: date) -> Command:
+    """The system command a due clock issues, dated by `Clock.fire_date`.
+
+    Raises DomainError when its fields no longer make a valid command.
+    """
+    body = {
+        "actor": SYSTEM_ACTOR,
+        "occurred_on": clock.fire_date(state.last_occurred_on, today).isoformat(),
+        **clock.fields,
+    }
+    return parse_command(clock.command, body, include_system=True)
 
 
 def label(clock: Clock) -> str:
