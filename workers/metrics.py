@@ -42,7 +42,7 @@ from workers.settings import MetricsSettings
 METRICS_BIND = MetricsSettings.variable("metrics_bind")
 FEED_LAG_INTERVAL = MetricsSettings.variable("feed_lag_interval")
 
-COMMANDS_ACCEPTED = "accord_commands_accepted"  # also spelt in workflows/process.py
+COMMANDS_ACCEPTED = "accord_commands_accepted"  # also spelt in workflows/telemetry.py
 COMMANDS_REFUSED = "accord_commands_refused"
 APPEND_LATENCY = "accord_event_append_latency_seconds"  # also in activities/recording.py
 FEED_LAG_EVENTS = "accord_feed_lag_events"

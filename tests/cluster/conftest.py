@@ -1,4 +1,4 @@
-"""The native cluster (cli/cluster.py), brought up once per session for `cluster` tests.
+"""The native cluster (cli/cluster/), brought up once per session for `cluster` tests.
 
 Its own embedded PostgreSQL on a free port under /tmp (hosting Temporal's two databases and
 Accord's store), so the cluster never meets the developer's `.data/cluster` or the dev

@@ -1,4 +1,4 @@
-"""One configuration, two runners: docker-compose.yml and the native cluster (cli/cluster.py)
+"""One configuration, two runners: docker-compose.yml and the native cluster (cli/cluster/)
 agree on the dynamic config, the search attributes, the namespace and its retention, the
 history shards and the versions. Reads files only: runs everywhere, in `make test`."""
 
@@ -68,7 +68,7 @@ def test_one_dynamic_config_file(tmp_path: Path) -> None:
 def test_search_attributes_namespace_and_retention_agree() -> None:
     setup = env("temporal-setup")
     compose_attributes = setup["ACCORD_SEARCH_ATTRIBUTES"].split()
-    # Spelled from the SDK's own type names, not through cli/cluster.py.
+    # Spelled from the SDK's own type names, not through cli/cluster/.
     spelling = {"KEYWORD": "Keyword", "KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime"}
     code = [f"{k.name}={spelling[k.indexed_value_type.name]}" for k in search.ALL]
     assert cluster.search_attributes() == compose_attributes == code

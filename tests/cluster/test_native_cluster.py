@@ -1,4 +1,4 @@
-"""Accord on the native Temporal cluster (cli/cluster.py): the story through the CLI, and
+"""Accord on the native Temporal cluster (cli/cluster/): the story through the CLI, and
 a history process SIGKILLed in the middle of a burst of commands.
 
 Opt-in (tests/cluster/conftest.py): ACCORD_CLUSTER_TESTS=1.

@@ -1,4 +1,4 @@
-"""Every scenario file on the native cluster (cli/cluster.py), checked as on the dev server.
+"""Every scenario file on the native cluster (cli/cluster/), checked as on the dev server.
 
 The session's one cluster (tests/cluster/conftest.py) and its two Accord workers, reached
 as a deployment reaches them (`TemporalSettings.from_env` with the cluster's address, the
