@@ -1,7 +1,7 @@
 """`accord report ID --format md|html [--output FILE]`, and the reports of scenario runs.
 
 Reads the process's stream from the event store only (no Temporal), verifies its hash
-chain, and renders `cli.report`.
+chain, and renders `readmodel.report`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cli.report import build_report, to_html, to_markdown
 from domain.vocabulary import PROCESS_STREAM_PREFIX
+from readmodel.report import build_report, to_html, to_markdown
 from store import EventStore
 
 FORMATS = {"md": to_markdown, "html": to_html}

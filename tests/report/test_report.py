@@ -10,7 +10,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from cli.report import (
+from domain import BusinessDate, Stage, decode_event
+from readmodel.report import (
     Entry,
     Facts,
     Paragraph,
@@ -25,7 +26,6 @@ from cli.report import (
     to_html,
     to_markdown,
 )
-from domain import BusinessDate, Stage, decode_event
 from store.model import RecordedEvent
 from tests.report.story import scenario_recorder, story_events
 

@@ -3,7 +3,7 @@ changed (`scenarios/correction.yaml`, recorded by the domain decider alone)."""
 
 from __future__ import annotations
 
-from cli.report import Entry, Report, Table, Timeline, build_report, to_html, to_markdown
+from readmodel.report import Entry, Report, Table, Timeline, build_report, to_html, to_markdown
 from tests.report.story import ROOT, Recorder, scenario_recorder
 
 CORRECTION = ROOT / "scenarios" / "correction.yaml"

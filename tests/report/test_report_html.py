@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from cli.report import (
+from domain import DomainError
+from domain.dates import spoken
+from domain.text import visible
+from readmodel.report import (
     Block,
     Entry,
     Facts,
@@ -27,9 +30,6 @@ from cli.report import (
     stage_label,
     to_html,
 )
-from domain import DomainError
-from domain.dates import spoken
-from domain.text import visible
 from tests.report.story import ROOT, scenario_recorder
 from tests.report.test_report import hostile_events
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from cli.report import build_report, to_markdown
 from domain import BusinessDate, decode_event
 from domain import events as ev
 from domain.dates import DatePoint
+from readmodel.report import build_report, to_markdown
 from store.embedded import project_root
 from tests.report.story import story_events
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 
 from cli.operations import read_status
-from cli.report import Table, Timeline, build_report, to_markdown
 from cli.session import Session
 from readmodel.projections import Projections
+from readmodel.report import Table, Timeline, build_report, to_markdown
 from store import EventStore
 from store.feed import feed_event_json
 from tests.workflows.builders import ICMP_POLICY, MFA_HEAD, SSS_HEAD, Driver

@@ -114,7 +114,7 @@ def _shown(value: Any) -> Any:
 @cache
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("cli.report", "templates"),
+        loader=PackageLoader("readmodel.report", "templates"),
         autoescape=True,  # every template here writes HTML or SVG
         undefined=StrictUndefined,
         finalize=_shown,
