@@ -9,6 +9,7 @@ from domain.dates import BusinessDate
 from domain.parties import ProcessConfig
 from domain.policy import party
 from domain.rules.guards import guard, known
+from domain.rules.recorded import recorded
 from domain.rules.registry import command_rule
 from domain.stages import Stage as S
 from domain.state import ProcessState
@@ -26,15 +27,7 @@ def propose_instrument(
         f"draft_version {x.draft_version} must be greater than the current draft ({current})",
         "draft_version",
     )
-    return [
-        ev.InstrumentProposed(
-            occurred_on=on,
-            type=x.type,
-            draft_version=x.draft_version,
-            title=x.title,
-            summary=x.summary,
-        )
-    ]
+    return [recorded(ev.InstrumentProposed, x, on)]
 
 
 @command_rule(cmd.ClearInstrument, who=(party("channel"),), stages={S.NEGOTIATING})
@@ -55,7 +48,7 @@ def clear_instrument(
         f"draft {current} is already cleared",
         "draft_version",
     )
-    return [ev.InstrumentCleared(occurred_on=on, agency=c.channel.key, draft_version=current)]
+    return [recorded(ev.InstrumentCleared, x, on, agency=c.channel.key, draft_version=current)]
 
 
 @command_rule(cmd.SignInstrument, who=(party("national_body"),), stages={S.NEGOTIATING})
@@ -88,12 +81,4 @@ def sign_instrument(
             "signatories",
         )
     assert instrument.type is not None  # set with the first draft
-    return [
-        ev.InstrumentSigned(
-            occurred_on=on,
-            type=instrument.type,
-            draft_version=x.draft_version,
-            place=x.place,
-            signatories=x.signatories,
-        )
-    ]
+    return [recorded(ev.InstrumentSigned, x, on, type=instrument.type)]

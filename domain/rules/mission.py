@@ -11,6 +11,7 @@ from domain.dates import BusinessDate
 from domain.parties import ProcessConfig
 from domain.policy import party
 from domain.rules.guards import guard, known
+from domain.rules.recorded import recorded
 from domain.rules.registry import command_rule
 from domain.stages import Stage as S
 from domain.state import ProcessState
@@ -71,17 +72,7 @@ def propose_mission(
         "tor_version",
     )
     _planned_not_past(x, on)
-    return [
-        ev.MissionProposed(
-            occurred_on=on,
-            tor_version=x.tor_version,
-            planned_start=x.planned_start,
-            planned_end=x.planned_end,
-            team=x.team,
-            agencies_to_meet=x.agencies_to_meet,
-            purpose=x.purpose,
-        )
-    ]
+    return [recorded(ev.MissionProposed, x, on)]
 
 
 @command_rule(cmd.GrantConsent, who=(party("consenting_agency"),), stages={S.MISSION_PLANNING})
@@ -89,11 +80,7 @@ def grant_consent(
     s: ProcessState, c: ProcessConfig, x: cmd.GrantConsent, on: BusinessDate
 ) -> list[ev.Event]:
     agency = _consent_answerable(s, x)
-    return [
-        ev.ConsentGranted(
-            occurred_on=on, agency=agency, tor_version=x.tor_version, conditions=x.conditions
-        )
-    ]
+    return [recorded(ev.ConsentGranted, x, on, agency=agency)]
 
 
 @command_rule(cmd.RefuseConsent, who=(party("consenting_agency"),), stages={S.MISSION_PLANNING})
@@ -101,9 +88,7 @@ def refuse_consent(
     s: ProcessState, c: ProcessConfig, x: cmd.RefuseConsent, on: BusinessDate
 ) -> list[ev.Event]:
     agency = _consent_answerable(s, x)
-    return [
-        ev.ConsentRefused(occurred_on=on, agency=agency, tor_version=x.tor_version, reason=x.reason)
-    ]
+    return [recorded(ev.ConsentRefused, x, on, agency=agency)]
 
 
 @command_rule(
@@ -131,14 +116,7 @@ def reschedule_mission(
         )
     else:
         _planned_not_past(x, on)
-    return [
-        ev.MissionRescheduled(
-            occurred_on=on,
-            planned_start=x.planned_start,
-            planned_end=x.planned_end,
-            reason=x.reason,
-        )
-    ]
+    return [recorded(ev.MissionRescheduled, x, on)]
 
 
 @command_rule(cmd.StartMission, who=(party("partner"),), stages={S.MISSION_READY})
@@ -153,7 +131,7 @@ def start_mission(
         x.name,
         f"consents missing for ToR version {s.mission.tor_version}: {', '.join(missing)}",
     )
-    return [ev.MissionStarted(occurred_on=on, tor_version=s.mission.tor_version, note=x.note)]
+    return [recorded(ev.MissionStarted, x, on, tor_version=s.mission.tor_version)]
 
 
 @command_rule(
@@ -165,11 +143,7 @@ def record_mission_meeting(
     s: ProcessState, c: ProcessConfig, x: cmd.RecordMissionMeeting, on: BusinessDate
 ) -> list[ev.Event]:
     known(c, x.received_by, x.name, "received_by", parties=(NATIONAL_BODY,))
-    return [
-        ev.MissionMeetingRecorded(
-            occurred_on=on, received_by=x.received_by, location=x.location, summary=x.summary
-        )
-    ]
+    return [recorded(ev.MissionMeetingRecorded, x, on)]
 
 
 @command_rule(cmd.CompleteMission, who=(party("partner"),), stages={S.MISSION_IN_PROGRESS})
@@ -189,12 +163,4 @@ def complete_mission(
         f"actual_end {x.actual_end.isoformat()} is after occurred_on {on}",
         "actual_end",
     )
-    return [
-        ev.MissionCompleted(
-            occurred_on=on,
-            actual_start=x.actual_start,
-            actual_end=x.actual_end,
-            mode=x.mode,
-            coverage_gaps=x.coverage_gaps,
-        )
-    ]
+    return [recorded(ev.MissionCompleted, x, on)]

@@ -9,6 +9,7 @@ from domain.dates import BusinessDate
 from domain.parties import ProcessConfig
 from domain.policy import party
 from domain.rules.guards import guard, known
+from domain.rules.recorded import recorded
 from domain.rules.registry import command_rule
 from domain.stages import AFTER_CONTACT, DORMANT_FROM
 from domain.stages import Stage as S
@@ -28,15 +29,7 @@ def _negotiations_open(state: ProcessState, opinion: str | None, representative:
 def log_contact(
     s: ProcessState, c: ProcessConfig, x: cmd.LogContact, on: BusinessDate
 ) -> list[ev.Event]:
-    return [
-        ev.ContactLogged(
-            occurred_on=on,
-            venue=x.venue,
-            participants=x.participants,
-            modalities=x.modalities,
-            summary=x.summary,
-        )
-    ]
+    return [recorded(ev.ContactLogged, x, on)]
 
 
 @command_rule(
@@ -48,14 +41,7 @@ def submit_opinion(
     s: ProcessState, c: ProcessConfig, x: cmd.SubmitOpinion, on: BusinessDate
 ) -> list[ev.Event]:
     guard(s.opinion is None, x.name, "the national body has already given its opinion")
-    out: list[ev.Event] = [
-        ev.OpinionSubmitted(
-            occurred_on=on,
-            recommendation=x.recommendation,
-            conditions=x.conditions,
-            summary=x.summary,
-        )
-    ]
+    out: list[ev.Event] = [recorded(ev.OpinionSubmitted, x, on)]
     if _negotiations_open(s, x.recommendation, s.representative is not None):
         out.append(ev.NegotiationsOpened(occurred_on=on))
     return out
@@ -65,11 +51,7 @@ def submit_opinion(
 def assign_representative(
     s: ProcessState, c: ProcessConfig, x: cmd.AssignRepresentative, on: BusinessDate
 ) -> list[ev.Event]:
-    out: list[ev.Event] = [
-        ev.RepresentativeAssigned(
-            occurred_on=on, agency=c.channel.key, representative=x.representative, title=x.title
-        )
-    ]
+    out: list[ev.Event] = [recorded(ev.RepresentativeAssigned, x, on, agency=c.channel.key)]
     recommendation = s.opinion.recommendation if s.opinion else None
     if _negotiations_open(s, recommendation, True):
         out.append(ev.NegotiationsOpened(occurred_on=on))
@@ -84,24 +66,14 @@ def record_meeting(
 ) -> list[ev.Event]:
     known(c, x.agencies_present, x.name, "agencies_present")
     known(c, [x.initiator], x.name, "initiator", parties=(PARTNER, NATIONAL_BODY))
-    return [
-        ev.MeetingRecorded(
-            occurred_on=on,
-            format=x.format,
-            location=x.location,
-            agencies_present=x.agencies_present,
-            participants=x.participants,
-            initiator=x.initiator,
-            summary=x.summary,
-        )
-    ]
+    return [recorded(ev.MeetingRecorded, x, on)]
 
 
 @command_rule(cmd.MarkDormant, who=(party("national_body"),), stages=DORMANT_FROM)
 def mark_dormant(
     s: ProcessState, c: ProcessConfig, x: cmd.MarkDormant, on: BusinessDate
 ) -> list[ev.Event]:
-    return [ev.ProcessWentDormant(occurred_on=on, reason=x.reason, automatic=False)]
+    return [recorded(ev.ProcessWentDormant, x, on, automatic=False)]
 
 
 @command_rule(
@@ -111,4 +83,4 @@ def re_engage(
     s: ProcessState, c: ProcessConfig, x: cmd.ReEngage, on: BusinessDate
 ) -> list[ev.Event]:
     known(c, [x.initiator], x.name, "initiator", parties=(PARTNER, NATIONAL_BODY))
-    return [ev.ProcessReengaged(occurred_on=on, initiator=x.initiator, summary=x.summary)]
+    return [recorded(ev.ProcessReengaged, x, on)]

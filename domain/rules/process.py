@@ -10,6 +10,7 @@ from domain.dates import BusinessDate
 from domain.errors import DomainError
 from domain.parties import ProcessConfig
 from domain.policy import HEADS, party
+from domain.rules.recorded import recorded
 from domain.rules.registry import command_rule, declare
 from domain.stages import NON_TERMINAL
 from domain.stages import Stage as S
@@ -29,19 +30,19 @@ def _only_the_suspending_party(s: ProcessState, x: cmd.Command) -> None:
 
 @command_rule(cmd.Suspend, who=HEADS, stages=NON_TERMINAL - {S.SUSPENDED})
 def suspend(s: ProcessState, c: ProcessConfig, x: cmd.Suspend, on: BusinessDate) -> list[ev.Event]:
-    return [ev.ProcessSuspended(occurred_on=on, party=x.actor.party, reason=x.reason)]
+    return [recorded(ev.ProcessSuspended, x, on, party=x.actor.party)]
 
 
 @command_rule(cmd.Resume, who=HEADS, stages={S.SUSPENDED}, also_allowed=_only_the_suspending_party)
 def resume(s: ProcessState, c: ProcessConfig, x: cmd.Resume, on: BusinessDate) -> list[ev.Event]:
-    return [ev.ProcessResumed(occurred_on=on, party=x.actor.party, reason=x.reason)]
+    return [recorded(ev.ProcessResumed, x, on, party=x.actor.party)]
 
 
 @command_rule(cmd.Withdraw, who=HEADS, stages=NON_TERMINAL)
 def withdraw(
     s: ProcessState, c: ProcessConfig, x: cmd.Withdraw, on: BusinessDate
 ) -> list[ev.Event]:
-    return [ev.ProcessWithdrawn(occurred_on=on, party=x.actor.party, reason=x.reason)]
+    return [recorded(ev.ProcessWithdrawn, x, on, party=x.actor.party)]
 
 
 @command_rule(
@@ -50,7 +51,7 @@ def withdraw(
 def close_process(
     s: ProcessState, c: ProcessConfig, x: cmd.CloseProcess, on: BusinessDate
 ) -> list[ev.Event]:
-    return [ev.ProcessClosed(occurred_on=on, summary=x.summary)]
+    return [recorded(ev.ProcessClosed, x, on)]
 
 
 # Decided in `decide` itself: the first command, before there is a configuration.

@@ -9,6 +9,7 @@ from domain.dates import BusinessDate
 from domain.parties import ProcessConfig
 from domain.policy import HEADS, party
 from domain.rules.guards import guard, latest
+from domain.rules.recorded import recorded
 from domain.rules.registry import command_rule
 from domain.stages import Stage as S
 from domain.state import ProcessState
@@ -32,13 +33,7 @@ def deliver_report(
         f"the report must be delivered to the channel ({channel}), not {x.recipient}",
         "recipient",
     )
-    delivered = ev.ReportDelivered(
-        occurred_on=on,
-        title=x.title,
-        version=x.version,
-        recipient=x.recipient,
-        classification=x.classification,
-    )
+    delivered = recorded(ev.ReportDelivered, x, on)
     return [delivered, *_review_requests(c, x.version, on)]
 
 
@@ -54,15 +49,7 @@ def submit_review(
         x.name,
         f"{agency} has already reviewed version {x.report_version}",
     )
-    return [
-        ev.ReviewSubmitted(
-            occurred_on=on,
-            agency=agency,
-            report_version=x.report_version,
-            conclusions=x.conclusions,
-            proposals=x.proposals,
-        )
-    ]
+    return [recorded(ev.ReviewSubmitted, x, on, agency=agency)]
 
 
 @command_rule(cmd.SubmitConclusions, who=(party("channel"),), stages={S.UNDER_REVIEW})
@@ -78,12 +65,11 @@ def submit_conclusions(
         + ", ".join(waiting),
     )
     return [
-        ev.ConclusionsSubmitted(
-            occurred_on=on,
+        recorded(
+            ev.ConclusionsSubmitted,
+            x,
+            on,
             agency=c.channel.key,
-            report_version=x.report_version,
-            summary=x.summary,
-            proposals=x.proposals,
             missing_reviews=s.report.reviews_with("overdue"),
         )
     ]
@@ -102,11 +88,7 @@ def request_revision(
         x.name,
         f"revision limit reached: {used} of max_revisions {c.max_revisions} rounds used",
     )
-    return [
-        ev.RevisionRequested(
-            occurred_on=on, report_version=x.report_version, points=x.points, round=used + 1
-        )
-    ]
+    return [recorded(ev.RevisionRequested, x, on, round=used + 1)]
 
 
 @command_rule(cmd.ReviseReport, who=(party("partner"),), stages={S.REVISION})
@@ -120,7 +102,7 @@ def revise_report(
         f"version {x.version} must be greater than the latest report version ({latest})",
         "version",
     )
-    revised = ev.ReportRevised(occurred_on=on, version=x.version, title=x.title, changes=x.changes)
+    revised = recorded(ev.ReportRevised, x, on)
     return [revised, *_review_requests(c, x.version, on)]
 
 
@@ -137,18 +119,14 @@ def accept_report(
         f"no conclusions were submitted on version {x.report_version}",
         "report_version",
     )
-    return [ev.ReportAccepted(occurred_on=on, report_version=x.report_version)]
+    return [recorded(ev.ReportAccepted, x, on)]
 
 
 @command_rule(cmd.HoldPresentation, who=(party("national_body"),), stages={S.ACCEPTED})
 def hold_presentation(
     s: ProcessState, c: ProcessConfig, x: cmd.HoldPresentation, on: BusinessDate
 ) -> list[ev.Event]:
-    return [
-        ev.PresentationHeld(
-            occurred_on=on, venue=x.venue, attendee_categories=x.attendee_categories
-        )
-    ]
+    return [recorded(ev.PresentationHeld, x, on)]
 
 
 @command_rule(cmd.ClearPublication, who=HEADS, stages={S.ACCEPTED, S.PRESENTED})
@@ -163,7 +141,7 @@ def clear_publication(
     )
     version = s.report.accepted_version
     assert version is not None  # stages accepted/presented imply acceptance
-    return [ev.PublicationCleared(occurred_on=on, party=party, report_version=version)]
+    return [recorded(ev.PublicationCleared, x, on, party=party, report_version=version)]
 
 
 @command_rule(cmd.PublishReport, who=(party("national_body"),), stages={S.ACCEPTED, S.PRESENTED})
@@ -174,4 +152,4 @@ def publish_report(
     guard(not missing, x.name, f"publication not cleared by: {', '.join(missing)}")
     version = s.report.accepted_version
     assert version is not None
-    return [ev.ReportPublished(occurred_on=on, report_version=version, languages=x.languages)]
+    return [recorded(ev.ReportPublished, x, on, report_version=version)]
