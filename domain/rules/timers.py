@@ -5,6 +5,8 @@ version that has since been replaced decides nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from domain import commands as cmd
 from domain import events as ev
 from domain.dates import BusinessDate
@@ -23,18 +25,28 @@ def _targets(c: ProcessConfig, agency: str) -> tuple[str, ...]:
     return others or c.escalation_targets
 
 
-def _escalated(
-    c: ProcessConfig, overdue: ev.Event, agency: str, matter: EscalationMatter, version: int
+def _missed(
+    c: ProcessConfig,
+    agencies: Iterable[str],
+    matter: EscalationMatter,
+    version: int,
+    overdue: Callable[[str], ev.Event],
 ) -> list[ev.Event]:
-    """A missed deadline: the agency's answer is overdue, and it is escalated above it."""
-    escalation = ev.Escalated(
-        occurred_on=overdue.occurred_on,
-        agency=agency,
-        matter=matter,
-        version=version,
-        targets=_targets(c, agency),
-    )
-    return [overdue, escalation]
+    """A missed deadline: each silent agency's answer is overdue, and escalated above it."""
+    out: list[ev.Event] = []
+    for agency in agencies:
+        late = overdue(agency)
+        out.append(late)
+        out.append(
+            ev.Escalated(
+                occurred_on=late.occurred_on,
+                agency=agency,
+                matter=matter,
+                version=version,
+                targets=_targets(c, agency),
+            )
+        )
+    return out
 
 
 @command_rule(cmd.ConsentDeadlineReached, who=(party("system"),), stages=NON_TERMINAL)
@@ -44,17 +56,14 @@ def consent_deadline(
     if s.stage != S.MISSION_PLANNING or x.tor_version != s.mission.tor_version:
         return []
     version = x.tor_version
-    return [
-        event
-        for agency in s.mission.consents_with("pending")
-        for event in _escalated(
-            c,
-            ev.ConsentOverdue(occurred_on=on, agency=agency, tor_version=version),
-            agency,
-            "consent",
-            version,
-        )
-    ]
+    pending = s.mission.consents_with("pending")
+    return _missed(
+        c,
+        pending,
+        "consent",
+        version,
+        lambda a: ev.ConsentOverdue(occurred_on=on, agency=a, tor_version=version),
+    )
 
 
 @command_rule(cmd.ReviewReminderDue, who=(party("system"),), stages=NON_TERMINAL)
@@ -77,18 +86,14 @@ def review_deadline(
     if s.stage != S.UNDER_REVIEW or x.report_version != s.report.version:
         return []
     version = x.report_version
-    return [
-        event
-        for agency in s.report.reviews_with("pending")
-        if x.agency in (None, agency)
-        for event in _escalated(
-            c,
-            ev.ReviewOverdue(occurred_on=on, agency=agency, report_version=version),
-            agency,
-            "review",
-            version,
-        )
-    ]
+    pending = [a for a in s.report.reviews_with("pending") if x.agency in (None, a)]
+    return _missed(
+        c,
+        pending,
+        "review",
+        version,
+        lambda a: ev.ReviewOverdue(occurred_on=on, agency=a, report_version=version),
+    )
 
 
 @command_rule(cmd.DormancyDue, who=(party("system"),), stages=NON_TERMINAL)

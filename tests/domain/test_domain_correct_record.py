@@ -9,7 +9,16 @@ from datetime import date, timedelta
 
 import pytest
 
-from domain import DomainError, Stage, decide, decode_event, encode_event, fold, process_view
+from domain import (
+    DomainError,
+    ErrorCode,
+    Stage,
+    decide,
+    decode_event,
+    encode_event,
+    fold,
+    process_view,
+)
 from domain.corrections import ENTRIES_PER_CHUNK, all_entries, entry_at, entry_count
 from domain.dates import BusinessDate
 from domain.events import RecordCorrected
@@ -20,12 +29,26 @@ from tests.domain.domain_scenario import (
     POLICY_DIRECTOR,
     SECRETARY,
     SYSTEM,
+    Json,
     Run,
     command,
     run_to,
 )
 
 REASON = "The source gives another date"
+
+
+def refused(
+    run: Run,
+    code: ErrorCode,
+    who: Json,
+    version: int,
+    fields: dict[str, object],
+    on: date | None = None,
+) -> DomainError:
+    """`correct_record` of `version` with `fields` (on `on`, else the run's day), refused
+    `code`; nothing changes."""
+    return run.rejects(code, "correct_record", who, on, version=version, fields=fields, reason="r")
 
 
 def started(gap: int = 10) -> tuple[Run, int, date]:
@@ -92,48 +115,25 @@ def test_the_national_body_chair_corrects_another_partys_event() -> None:
 
 def test_another_party_may_not_correct_the_event() -> None:
     run, version, _on = started()
-    err = run.rejects(
-        "not_allowed", "correct_record", MFA_HEAD, version=version, fields={"note": "x"}, reason="r"
-    )
+    err = refused(run, "not_allowed", MFA_HEAD, version, {"note": "x"})
     assert err.field == "actor.party"
 
 
 def test_another_role_of_the_national_body_may_not_correct_the_partners_event() -> None:
     run, version, _on = started()
-    err = run.rejects(
-        "not_allowed",
-        "correct_record",
-        SECRETARY,
-        version=version,
-        fields={"note": "x"},
-        reason="r",
-    )
+    err = refused(run, "not_allowed", SECRETARY, version, {"note": "x"})
     assert err.field == "actor.party"
 
 
 def test_the_opening_is_never_corrected() -> None:
     run = run_to(Stage.OPTIONS_REVIEW)
-    err = run.rejects(
-        "guard_failed",
-        "correct_record",
-        CHAIR,
-        version=1,
-        fields={"occurred_on": run.today.isoformat()},
-        reason="r",
-    )
+    err = refused(run, "guard_failed", CHAIR, 1, {"occurred_on": run.today.isoformat()})
     assert err.field == "version"
 
 
 def test_an_unknown_version_is_refused() -> None:
     run = run_to(Stage.OPTIONS_REVIEW)
-    err = run.rejects(
-        "invalid_input",
-        "correct_record",
-        CHAIR,
-        version=run.state.version + 1,
-        fields={"summary": "x"},
-        reason="r",
-    )
+    err = refused(run, "invalid_input", CHAIR, run.state.version + 1, {"summary": "x"})
     assert err.field == "version"
 
 
@@ -145,14 +145,7 @@ def test_a_timer_event_is_not_corrected() -> None:
         for i, t in enumerate(all_entries(run.state.entries), start=1)
         if t.startswith("ConsentOverdue")
     ]
-    err = run.rejects(
-        "guard_failed",
-        "correct_record",
-        CHAIR,
-        version=overdue[0],
-        fields={"occurred_on": run.today.isoformat()},
-        reason="r",
-    )
+    err = refused(run, "guard_failed", CHAIR, overdue[0], {"occurred_on": run.today.isoformat()})
     assert err.field == "version"
 
 
@@ -161,64 +154,34 @@ def test_an_event_recorded_with_another_is_not_corrected_on_its_own() -> None:
     version = all_entries(run.state.entries).index(
         next(t for t in all_entries(run.state.entries) if t.startswith("NegotiationsOpened"))
     )
-    err = run.rejects(
-        "guard_failed",
-        "correct_record",
-        CHAIR,
-        version=version + 1,
-        fields={"occurred_on": run.today.isoformat()},
-        reason="r",
-    )
+    err = refused(run, "guard_failed", CHAIR, version + 1, {"occurred_on": run.today.isoformat()})
     assert err.field == "version"
     assert "correct that event" in err.message
 
 
 def test_a_field_that_identifies_is_not_corrected() -> None:
     run, version, _on = started()
-    err = run.rejects(
-        "invalid_input",
-        "correct_record",
-        POLICY_DIRECTOR,
-        version=version,
-        fields={"tor_version": 2},
-        reason="r",
-    )
+    err = refused(run, "invalid_input", POLICY_DIRECTOR, version, {"tor_version": 2})
     assert err.field == "fields.tor_version"
     assert "correctable: note, occurred_on" in err.message
 
 
 def test_a_field_the_event_does_not_have_is_refused() -> None:
     run, version, _on = started()
-    err = run.rejects(
-        "invalid_input",
-        "correct_record",
-        POLICY_DIRECTOR,
-        version=version,
-        fields={"venue": "Baku"},
-        reason="r",
-    )
+    err = refused(run, "invalid_input", POLICY_DIRECTOR, version, {"venue": "Baku"})
     assert err.field == "fields.venue"
 
 
 def test_a_value_of_the_wrong_type_is_refused_without_echoing_it() -> None:
     run = run_to(Stage.OPTIONS_REVIEW)
-    err = run.rejects(
-        "invalid_input",
-        "correct_record",
-        CHAIR,
-        version=2,
-        fields={"venue": ["Secret-Value-123"]},
-        reason="r",
-    )
+    err = refused(run, "invalid_input", CHAIR, 2, {"venue": ["Secret-Value-123"]})
     assert err.field == "fields.venue"
     assert "Secret-Value-123" not in err.message
 
 
 def test_a_corrected_text_meets_the_fields_hygiene() -> None:
     run = run_to(Stage.OPTIONS_REVIEW)
-    err = run.rejects(
-        "invalid_input", "correct_record", CHAIR, version=2, fields={"venue": "   "}, reason="r"
-    )
+    err = refused(run, "invalid_input", CHAIR, 2, {"venue": "   "})
     assert err.field == "fields.venue"
     assert "must not be empty or only whitespace" in err.message
 
@@ -234,13 +197,12 @@ def test_a_corrected_date_before_the_previous_event_is_out_of_order() -> None:
     run, version, on = started()
     run.do("record_mission_meeting", POLICY_DIRECTOR, on=on, received_by=["mfa"])
     before = date.fromisoformat(all_entries(run.state.entries)[version - 2].split(" ")[1])
-    err = run.rejects(
+    err = refused(
+        run,
         "out_of_order",
-        "correct_record",
         POLICY_DIRECTOR,
-        version=version,
-        fields={"occurred_on": (before - timedelta(days=1)).isoformat()},
-        reason="r",
+        version,
+        {"occurred_on": (before - timedelta(days=1)).isoformat()},
     )
     assert err.field == "fields.occurred_on"
 
@@ -250,14 +212,13 @@ def test_a_corrected_date_after_the_next_event_is_out_of_order() -> None:
     run.do(
         "record_mission_meeting", POLICY_DIRECTOR, on=on + timedelta(days=1), received_by=["mfa"]
     )
-    err = run.rejects(
+    err = refused(
+        run,
         "out_of_order",
-        "correct_record",
         POLICY_DIRECTOR,
+        version,
+        {"occurred_on": (on + timedelta(days=2)).isoformat()},
         on=on + timedelta(days=5),
-        version=version,
-        fields={"occurred_on": (on + timedelta(days=2)).isoformat()},
-        reason="r",
     )
     assert err.field == "fields.occurred_on"
 
@@ -282,14 +243,8 @@ def test_the_corrections_own_date_follows_invariant_1() -> None:
     run.do(
         "record_mission_meeting", POLICY_DIRECTOR, on=on + timedelta(days=3), received_by=["mfa"]
     )
-    err = run.rejects(
-        "out_of_order",
-        "correct_record",
-        POLICY_DIRECTOR,
-        on=on + timedelta(days=1),
-        version=version,
-        fields={"note": "x"},
-        reason="r",
+    err = refused(
+        run, "out_of_order", POLICY_DIRECTOR, version, {"note": "x"}, on=on + timedelta(days=1)
     )
     assert err.field == "occurred_on"
 
@@ -340,13 +295,12 @@ def test_a_mission_cannot_end_before_it_started() -> None:
     version = run.state.version
     start = run.state.mission.started_on
     assert start is not None
-    err = run.rejects(
+    err = refused(
+        run,
         "guard_failed",
-        "correct_record",
         POLICY_DIRECTOR,
-        version=version,
-        fields={"actual_end": (start.earliest - timedelta(days=1)).isoformat()},
-        reason="r",
+        version,
+        {"actual_end": (start.earliest - timedelta(days=1)).isoformat()},
     )
     assert err.field == "fields.actual_end"
 
@@ -381,15 +335,13 @@ def test_a_reason_is_required() -> None:
 
 def test_at_least_one_field_is_corrected() -> None:
     run, version, _on = started()
-    err = run.rejects(
-        "invalid_input", "correct_record", POLICY_DIRECTOR, version=version, fields={}, reason="r"
-    )
+    err = refused(run, "invalid_input", POLICY_DIRECTOR, version, {})
     assert err.field == "fields"
 
 
 def test_a_terminal_process_accepts_no_correction() -> None:
     run = run_to(Stage.CLOSED)
-    run.rejects("terminal", "correct_record", CHAIR, version=2, fields={"summary": "x"}, reason="r")
+    refused(run, "terminal", CHAIR, 2, {"summary": "x"})
 
 
 def test_an_event_of_unknown_issuer_is_corrected_by_the_chair_only() -> None:
