@@ -213,8 +213,8 @@ class FeedServer:
     token: str
 
 
-@pytest.fixture(scope="module")
-async def feed_server(reader_url: str) -> AsyncIterator[FeedServer]:
+async def _spawn_feed_server(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, int]:
+    """`accord feed-server` on a free port, its stderr piped; the process and the port."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -224,14 +224,31 @@ async def feed_server(reader_url: str) -> AsyncIterator[FeedServer]:
         "--port",
         str(port),
         cwd=project_root(),
-        env=_server_env(reader_url, ACCORD_FEED_TOKEN=TOKEN),
+        env=env,
         stderr=asyncio.subprocess.PIPE,
     )
+    return process, port
+
+
+async def _start_feed_server(reader_url: str) -> tuple[asyncio.subprocess.Process, FeedServer]:
+    """`accord feed-server` on a free port, once it says where it serves."""
+    process, port = await _spawn_feed_server(_server_env(reader_url, ACCORD_FEED_TOKEN=TOKEN))
     assert process.stderr is not None
     try:
         line = await asyncio.wait_for(process.stderr.readline(), 60)
         assert line.startswith(b"feed server on http://127.0.0.1:"), line
-        yield FeedServer(f"http://127.0.0.1:{port}", TOKEN)
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    return process, FeedServer(f"http://127.0.0.1:{port}", TOKEN)
+
+
+@pytest.fixture(scope="module")
+async def feed_server(reader_url: str) -> AsyncIterator[FeedServer]:
+    process, server = await _start_feed_server(reader_url)
+    try:
+        yield server
     finally:
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 20) == 0
@@ -491,18 +508,7 @@ async def test_a_feed_server_on_a_role_that_may_append_says_so(database_url: str
     (the session's superuser): it serves, but warns in one line at start."""
     env = _server_env("", ACCORD_FEED_TOKEN=TOKEN, DATABASE_URL=database_url)
     del env["ACCORD_FEED_DATABASE_URL"]
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        "feed-server",
-        "--port",
-        str(port),
-        cwd=project_root(),
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process, _port = await _spawn_feed_server(env)
     assert process.stderr is not None
     try:
         warning = await asyncio.wait_for(process.stderr.readline(), 60)
@@ -518,22 +524,8 @@ async def test_a_feed_server_on_a_role_that_may_append_says_so(database_url: str
 async def test_sigterm_ends_the_server_promptly_even_with_a_long_poll_waiting(
     reader_url: str, store: EventStore
 ) -> None:
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        "feed-server",
-        "--port",
-        str(port),
-        cwd=project_root(),
-        env=_server_env(reader_url, ACCORD_FEED_TOKEN=TOKEN),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
+    process, server = await _start_feed_server(reader_url)
     try:
-        assert (await asyncio.wait_for(process.stderr.readline(), 60)).startswith(b"feed server")
-        server = FeedServer(f"http://127.0.0.1:{port}", TOKEN)
         poll = asyncio.create_task(_get(server, f"after={await feed_head(store)}&wait=60"))
         await asyncio.sleep(1.0)
         assert not poll.done()
