@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import LoadedProcess, LoadRequest
 from domain import decode_event, fold
-from domain.corrections import party_of
+from domain.entries import party_of
 from domain.snapshot import dump_state
 from store import EventStore
 

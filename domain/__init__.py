@@ -6,7 +6,6 @@ No I/O here: `decide(state, command) -> events`, `evolve(state, event) -> state`
 from domain.codec import UPCASTERS, EventDecodeError, decode_event, encode_event
 from domain.commands import (
     COMMANDS,
-    MAX_COMMAND_BYTES,
     SYSTEM_COMMANDS,
     AcceptReport,
     AssignRepresentative,
@@ -43,7 +42,6 @@ from domain.commands import (
     SubmitReview,
     Suspend,
     Withdraw,
-    parse_command,
 )
 from domain.dates import EDTF_PATTERN, BusinessDate
 from domain.decider import FUTURE_TOLERANCE, decide
@@ -89,6 +87,7 @@ from domain.events import (
     RevisionRequested,
 )
 from domain.evolve import evolve, fold
+from domain.parsing import MAX_COMMAND_BYTES, parse_command
 from domain.parties import Actor, AgencyConfig, Durations, PartyInfo, ProcessConfig, Signatory
 from domain.policy import POLICY, Rule, authorize, may_issue
 from domain.sources import Source

@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable
 from typing import Any, assert_never, cast
 
 from domain import events as ev
-from domain.corrections import appended, corrected_changes, entry
+from domain.corrected import corrected_changes
 from domain.dates import BusinessDate
+from domain.entries import appended, entry
 from domain.stages import Stage
 from domain.state import (
     Changes,

@@ -53,8 +53,8 @@ from domain import (
     fold,
     process_view,
 )
-from domain.corrections import apply as apply_corrections
-from domain.corrections import corrections_of, mark
+from domain.corrected import apply as apply_corrections
+from domain.corrected import corrections_of, mark
 from domain.events import RecordCorrected
 from domain.vocabulary import PROCESS_STREAM_PREFIX
 from store.eventstore import EventStore

@@ -19,7 +19,7 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from domain import Command, DomainError, ProcessState, decide, fold, initial_state, parse_command
-from domain.commands import refuse_duplicate_keys
+from domain.parsing import refuse_duplicate_keys
 from domain.snapshot import SnapshotError, load_state
 from security.refused import why_refused
 from workflows.contracts import ProcessStart

@@ -8,8 +8,8 @@ from typing import Any
 
 from domain import Event, ProcessConfig, ProcessState, describe
 from domain import events as ev
-from domain.corrections import apply as apply_corrections
-from domain.corrections import corrections_of, mark
+from domain.corrected import apply as apply_corrections
+from domain.corrected import corrections_of, mark
 from domain.state import Correction
 from domain.vocabulary import SYSTEM
 from store.model import RecordedEvent

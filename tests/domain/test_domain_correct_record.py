@@ -19,8 +19,8 @@ from domain import (
     fold,
     process_view,
 )
-from domain.corrections import ENTRIES_PER_CHUNK, all_entries, entry_at, entry_count
 from domain.dates import BusinessDate
+from domain.entries import ENTRIES_PER_CHUNK, all_entries, entry_at, entry_count
 from domain.events import RecordCorrected
 from tests.domain.domain_scenario import (
     CHAIR,
