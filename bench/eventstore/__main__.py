@@ -1,0 +1,5 @@
+"""`python -m bench.eventstore`."""
+
+from bench.eventstore.cli import main
+
+raise SystemExit(main())
