@@ -14,7 +14,8 @@ from cli.cluster.build import binary
 from cli.cluster.configs import ClusterConfigs
 from cli.cluster.settings import NAMESPACE, TEMPORAL_SERVICES, WORKERS, ClusterError
 from cli.ports import listening
-from security.keys import local_actor_keys_path
+from security.actor_token import MIN_KEY_BYTES
+from security.keys import local_actor_keys_path, local_keyring
 from store.embedded import project_root
 
 
@@ -92,7 +93,11 @@ class Supervision(ClusterConfigs):
             # A worker of a configured cluster needs its actor keys named: the local ring
             # unless the environment names others (workers/config.py).
             if not (env.get("ACCORD_ACTOR_KEYS") or env.get("ACCORD_ACTOR_KEYS_FILE")):
-                env["ACCORD_ACTOR_KEYS_FILE"] = str(local_actor_keys_path(env))
+                path = local_actor_keys_path(env)
+                # Created here if this machine has none yet (a fresh clone): the workers
+                # are told where it is and would otherwise refuse to start.
+                local_keyring(path, min_length=MIN_KEY_BYTES)
+                env["ACCORD_ACTOR_KEYS_FILE"] = str(path)
         return env
 
     def names(self) -> list[str]:
