@@ -15,7 +15,6 @@ SDK converter or interceptor); `hs256_token` signs claims the same way, with onl
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -35,27 +34,20 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import temporal_binary
+from tests.processes import completed
 
 
 async def temporal(
     env: WorkflowEnvironment, *args: str, seconds: float = 30
 ) -> tuple[int, str, str]:
     """The `temporal` binary against the test's dev server: (exit code, stdout, stderr)."""
-    process = await asyncio.create_subprocess_exec(
+    address = env.client.service_client.config.target_host
+    return await completed(
         temporal_binary(),
         *args,
-        "--address",
-        env.client.service_client.config.target_host,
-        "--namespace",
-        "default",
-        "--output",
-        "json",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        *("--address", address, "--namespace", "default", "--output", "json"),
+        within=seconds,
     )
-    out, err = await asyncio.wait_for(process.communicate(), seconds)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 async def update(

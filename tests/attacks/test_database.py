@@ -14,7 +14,6 @@ import base64
 import json
 import os
 import stat
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ import pytest
 
 from store import EventStore
 from store.digest import GENESIS_HASH, chain_hash, content_digest
-from store.embedded import SERVICE_ROLE, database_url, embedded, project_root
+from store.embedded import SERVICE_ROLE, database_url, embedded
+from tests.processes import accord, completed
 from tests.store.store_support import event
 
 # Every test here reaches PostgreSQL, some through the embedded server directly.
@@ -234,7 +234,7 @@ async def test_service_role_cannot_insert_a_ghost_stream(
         await conn.close()
 
     [row] = _ghost_rows("coop-ghost", 3, 20_000)[:1]
-    psql = await asyncio.create_subprocess_exec(
+    psql_code, _, psql_err = await completed(
         embedded().binary("psql"),
         "-X",
         "-v",
@@ -247,12 +247,10 @@ async def test_service_role_cannot_insert_a_ghost_stream(
         f" 'coop-ghost', 1, 'ContactLogged', 1, '{{}}', '2021-11-15', now(),"
         f" '\\x{row['digest'].hex()}', '\\x{row['prev'].hex()}', '\\x{row['hash'].hex()}')",
         env={**os.environ, "PGPASSWORD": database.service_password},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        within=30,
     )
-    _, psql_err = await asyncio.wait_for(psql.communicate(), 30)
-    assert psql.returncode not in (0, None)
-    assert "permission denied for table events" in psql_err.decode()
+    assert psql_code != 0
+    assert "permission denied for table events" in psql_err
     assert await _chain_state(database.superuser_url) == before
     assert await service.read_stream("coop-ghost") == []
 
@@ -357,19 +355,7 @@ async def test_the_service_password_is_required_and_kept_private(worker_url: str
 
 
 async def _accord(url: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        *args,
-        cwd=project_root(),
-        env={**os.environ, "DATABASE_URL": url, **(env or {})},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await accord(*args, env={**os.environ, "DATABASE_URL": url, **(env or {})}, within=60)
 
 
 async def _anchor(database: Database, path: Path) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from store.embedded import project_root
 from tests.actor_keys import TEST_ACTOR_KEYS
 from tests.cluster.conftest import ClusterUnderTest
 from tests.faults.test_faults import StoryClient, Tally, plan_story
+from tests.processes import completed
 
 pytestmark = pytest.mark.cluster
 
@@ -37,17 +38,8 @@ DRIVE_BUDGET = 360.0
 
 
 async def accord(*args: str, env: dict[str, str], within: float = 300) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        ACCORD,
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), within)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    """The installed `accord` script, as an operator of the cluster runs it."""
+    return await completed(ACCORD, *args, env=env, cwd=ROOT, within=within)
 
 
 def scrape(url: str) -> str:

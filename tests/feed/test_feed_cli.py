@@ -6,15 +6,14 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import uuid
 from typing import Any
 
 from domain import decode_event
 from store import EventStore
-from store.embedded import project_root
 from store.feed import FeedEventJson
 from tests.feed.feed_support import consent, feed_from, feed_head
+from tests.processes import accord, spawn_accord
 
 
 def environment(database_url: str) -> dict[str, str]:
@@ -22,19 +21,7 @@ def environment(database_url: str) -> dict[str, str]:
 
 
 async def run_accord(database_url: str, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        *args,
-        cwd=project_root(),
-        env=environment(database_url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 45)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await accord(*args, env=environment(database_url), within=45)
 
 
 def ndjson(text: str) -> list[dict[str, Any]]:
@@ -81,18 +68,14 @@ async def test_events_follow_prints_each_event_as_it_commits(
     store: EventStore, database_url: str
 ) -> None:
     start = await feed_head(store)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
+    process = await spawn_accord(
         "events",
         "--after",
         str(start),
         "--follow",
         "--json",
-        cwd=project_root(),
         env=environment(database_url),
-        stdout=asyncio.subprocess.PIPE,
+        stdout=True,
     )
     assert process.stdout is not None
     try:

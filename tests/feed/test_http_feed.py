@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import stat
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -27,9 +26,10 @@ import pytest
 
 from cli.ports import free_port
 from store import EventStore, feed_reader
-from store.embedded import embedded, project_root
+from store.embedded import embedded
 from store.feed_reader import READER_LOGIN, reader_password_file, setup_reader
 from tests.feed.feed_support import consent, feed_from, feed_head
+from tests.processes import accord, spawn_accord
 from tests.workflows.builders import MFA_HEAD, Driver
 
 TOKEN = "feed-token-" + "x" * 24
@@ -216,17 +216,7 @@ class FeedServer:
 async def _spawn_feed_server(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, int]:
     """`accord feed-server` on a free port, its stderr piped; the process and the port."""
     port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        "feed-server",
-        "--port",
-        str(port),
-        cwd=project_root(),
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn_accord("feed-server", "--port", str(port), env=env, stderr=True)
     return process, port
 
 
@@ -289,23 +279,13 @@ async def test_feed_server_refuses_to_start_without_a_strong_token(
         ({"ACCORD_FEED_TOKEN_FILE": str(empty)}, "ACCORD_FEED_TOKEN"),
     ]
     for extra, says in cases:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "cli.main",
-            "feed-server",
-            "--port",
-            str(free_port()),
-            cwd=project_root(),
-            env=_server_env(reader_url, **extra),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        env = _server_env(reader_url, **extra)
+        code, out, text = await accord(
+            "feed-server", "--port", str(free_port()), env=env, within=30
         )
-        out, err = await asyncio.wait_for(process.communicate(), 30)
-        text = err.decode()
-        assert process.returncode == 2, (extra, text)
+        assert code == 2, (extra, text)
         assert text.count("\n") == 1 and says in text, text
-        assert "Traceback" not in text and "short-secret-15" not in text and out == b""
+        assert "Traceback" not in text and "short-secret-15" not in text and out == ""
 
 
 async def test_the_token_is_checked_before_anything_else(
@@ -390,21 +370,10 @@ async def test_the_http_feed_is_the_feed_of_accord_events_json(
         after = int(headers["Accord-Last-Position"])
         assert after == json.loads(page.splitlines()[-1])["position"]
         body += page
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        "events",
-        "--after",
-        "0",
-        "--json",
-        cwd=project_root(),
-        env={**os.environ, "DATABASE_URL": database_url},
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0
-    assert body == out.decode()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    code, out, err = await accord("events", "--after", "0", "--json", env=env, within=60)
+    assert code == 0, err
+    assert body == out
     lines = body.splitlines()
     assert [json.loads(line)["position"] for line in lines] == [
         e.position for e in await feed_from(store, 0)
