@@ -137,8 +137,12 @@ def _await_listening(
 
 
 def _healthy(command: DevServerCommand) -> bool:
-    check = [temporal_binary(), "operator", "cluster", "health", "--address", command.address]
-    # The local server, whatever client settings (TLS, API key, profile) the caller has.
+    check = [
+        *(temporal_binary(), "operator", "cluster", "health", "--address", command.address),
+        *("--disable-config-file", "--disable-config-env"),
+    ]
+    # The local server, whatever client settings (TLS, API key, a profile in the config
+    # file) the caller has.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
     try:
         done = subprocess.run(check, capture_output=True, timeout=10, check=False, env=env)

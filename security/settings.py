@@ -24,12 +24,20 @@ that mapping and nothing else.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import BeforeValidator, Field, SecretStr, TypeAdapter, ValidationError
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
@@ -66,13 +74,15 @@ class AccordSettings(BaseSettings):
         """The settings in `environ` (default `os.environ`); KeyConfigError, one line, for
         the first malformed variable."""
         source = EnvSettingsSource(cls)
-        if environ is not None:
-            # Only this mapping: what the library reads from os.environ is replaced, with
-            # the library's own parsing (case, empty values) of the given one.
-            config = cls.model_config
-            source.env_vars = parse_env_vars(
-                environ, config.get("case_sensitive", False), config.get("env_ignore_empty", False)
-            )
+        # Only this mapping (default os.environ), and in it only the names as written,
+        # upper case: environment variables are case-sensitive, and `accord_codec_keys` is
+        # not ACCORD_CODEC_KEYS (the library would match it, case-insensitively, by default).
+        env = os.environ if environ is None else environ
+        written = {k: v for k, v in env.items() if k.startswith(PREFIX) and k == k.upper()}
+        config = cls.model_config
+        source.env_vars = parse_env_vars(
+            written, config.get("case_sensitive", False), config.get("env_ignore_empty", False)
+        )
         try:
             return cls(_build_sources=((source,), {}))
         except ValidationError as err:
@@ -153,6 +163,20 @@ class CodecSettings(AccordSettings):
         description="accept unencrypted payloads, only while histories written before "
         "encryption was turned on still replay",
     )
+
+    @field_validator("codec_accept_plaintext", mode="before")
+    @classmethod
+    def _only_plain_yes(cls, value: object) -> bool:
+        # Exactly the words it always took: a loose "on" or "y" must not switch encryption
+        # enforcement off, and anything unknown is refused rather than read as either.
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in ("1", "true", "yes"):
+            return True
+        if word in ("0", "false", "no"):
+            return False
+        raise rule("1, true or yes to accept unencrypted payloads; 0, false or no to refuse")
 
 
 class ActorTokenSettings(AccordSettings):

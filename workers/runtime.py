@@ -29,9 +29,17 @@ def core_logging() -> LoggingConfig:
     )
 
 
+_installed = False
+
+
 def install_default_runtime() -> None:
-    """Make the default runtime (every client built without one) forward its logs. Once per
-    process, before the first client; a default already set is kept."""
+    """Make the default runtime (every client built without one) forward its logs, once per
+    process (each runtime is a pool of native threads; `main` may be called many times in
+    one process, as the tests do), before the first client."""
+    global _installed
+    if _installed:
+        return
     Runtime.set_default(
         Runtime(telemetry=TelemetryConfig(logging=core_logging())), error_if_already_set=False
     )
+    _installed = True

@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import (
+    FUTURE_TOLERANCE,
     Command,
     Event,
     ProcessResumed,
@@ -124,8 +125,12 @@ def reconcile(
     activity = any(_is_activity(e) for e in events)
     # A clock counts from the latest possible day of the date that armed it (a fact dated
     # "2021" may have happened on 2021-12-31: its deadline cannot run out before then).
+    # Never later than the last day a fact may be dated (today and the one day of tolerance
+    # decide allows): a range such as "2024/9999" is refused only on its earliest day, and a
+    # clock counting from its latest would never fire (and overflow the date type).
     last = state.last_occurred_on
-    armed_on = last.latest if last is not None else datetime.fromtimestamp(now, UTC).date()
+    today = datetime.fromtimestamp(now, UTC).date()
+    armed_on = min(last.latest, today + FUTURE_TOLERANCE) if last is not None else today
     out: dict[str, Clock] = {}
     for key, (command, fields, period) in wanted(state).items():
         clock = clocks.get(key)

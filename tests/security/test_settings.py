@@ -113,7 +113,7 @@ def test_secrets_are_not_printed() -> None:
         (ActorTokenSettings, "ACCORD_TOKEN_MAX_LIFETIME", "xyz", "expected an ISO 8601 duration"),
         (ActorTokenSettings, "ACCORD_TOKEN_MAX_LIFETIME", "P2D", "between 1 minute and 1 day"),
         (ClientSettings, "ACCORD_REQUIRE_ACTOR_TOKEN", "0", "always required"),
-        (CodecSettings, "ACCORD_CODEC_ACCEPT_PLAINTEXT", "maybe", "valid boolean"),
+        (CodecSettings, "ACCORD_CODEC_ACCEPT_PLAINTEXT", "maybe", "1, true or yes"),
         (FeedServerSettings, "ACCORD_FEED_SERVER_PORT", "eighty", "valid integer"),
         (CodecServerSettings, "ACCORD_CODEC_SERVER_PORT", "70000", "less than or equal to 65535"),
     ],
@@ -172,3 +172,19 @@ def test_the_services_refuse_a_bad_port_variable_in_one_line(
     assert main([command]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"accord: {variable}: ") and len(err.splitlines()) == 1, err
+
+
+def test_names_are_read_only_as_written_in_upper_case() -> None:
+    from security.settings import CodecSettings
+
+    assert CodecSettings.load({"ACCORD_CODEC_ACCEPT_PLAINTEXT": "1"}).codec_accept_plaintext
+    assert not CodecSettings.load({"accord_codec_accept_plaintext": "1"}).codec_accept_plaintext
+    assert not CodecSettings.load({"Accord_Codec_Accept_Plaintext": "1"}).codec_accept_plaintext
+
+
+@pytest.mark.parametrize("word", ["on", "y", "t", "enable", "maybe"])
+def test_accepting_plaintext_takes_only_the_plain_words(word: str) -> None:
+    from security.settings import CodecSettings, KeyConfigError
+
+    with pytest.raises(KeyConfigError, match=r"^ACCORD_CODEC_ACCEPT_PLAINTEXT: 1, true or yes"):
+        CodecSettings.load({"ACCORD_CODEC_ACCEPT_PLAINTEXT": word})

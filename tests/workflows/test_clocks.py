@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from domain import Event, Stage
 from domain.dates import BusinessDate
@@ -11,6 +11,9 @@ from workflows import clocks
 from workflows.clocks import Clock
 
 DAY = 86400.0
+# A running time when every date of these processes has happened (a clock never counts from
+# a day after today); the other tests only compare times with each other.
+LATER = datetime(2099, 1, 1, tzinfo=UTC).timestamp()
 
 
 def step(run: Run, current: dict[str, Clock], now: float, events: list[Event]) -> dict[str, Clock]:
@@ -19,10 +22,10 @@ def step(run: Run, current: dict[str, Clock], now: float, events: list[Event]) -
 
 def test_a_proposed_mission_arms_the_consent_deadline_for_its_full_period() -> None:
     run = run_to(Stage.MISSION_PLANNING)
-    armed = step(run, {}, 1000.0, [])
+    armed = step(run, {}, LATER, [])
     consent = armed["consent/1"]
     period = run.state.config.durations.consent_deadline.total_seconds()  # type: ignore[union-attr]
-    assert (consent.command, consent.due_at) == ("consent_deadline_reached", 1000.0 + period)
+    assert (consent.command, consent.due_at) == ("consent_deadline_reached", LATER + period)
     assert consent.armed_on == run.state.last_occurred_on
 
 
@@ -33,12 +36,28 @@ def test_a_clock_armed_by_an_imprecise_date_counts_from_its_latest_possible_day(
     year = str(last.earliest.year + 1)
     # Proposed "in <year>": the consent deadline cannot have started before its last day.
     run.do("propose_mission", DG, on=BusinessDate.parse(year), **_mission(year))
-    consent = step(run, {}, 1000.0, [])["consent/1"]
+    consent = step(run, {}, LATER, [])["consent/1"]
     assert consent.armed_on == date(int(year), 12, 31)
     # Fired later, it is dated no earlier than the proposal's earliest day, never the future.
     assert consent.fire_date(run.state.last_occurred_on, date(int(year), 3, 1)) == date(
         int(year), 3, 1
     )
+
+
+def test_a_range_open_into_the_future_counts_from_today_not_from_its_end() -> None:
+    """ "<year>/9999" is accepted (its earliest day has passed) but the fact happened by
+    today: the clock counts from today (and the day of tolerance), fires, and is dated."""
+    run = run_to(Stage.INSTRUMENT_SIGNED)
+    last = run.state.last_occurred_on
+    assert last is not None
+    year = str(last.earliest.year + 1)
+    run.do("propose_mission", DG, on=BusinessDate.parse(f"{year}/9999"), **_mission(year))
+    now = datetime(int(year) + 1, 6, 1, tzinfo=UTC)
+    consent = step(run, {}, now.timestamp(), [])["consent/1"]
+    assert consent.armed_on == now.date() + timedelta(days=1)
+    period = timedelta(seconds=consent.period)
+    fired = consent.fire_date(run.state.last_occurred_on, now.date() + timedelta(days=400))
+    assert fired == consent.armed_on + period  # a date, not an overflow at the year 9999
 
 
 def _mission(year: str) -> dict[str, object]:
