@@ -218,8 +218,12 @@ _QUALIFIED = {"~": " (approximate)", "?": " (uncertain)", "%": " (approximate, u
 
 def spoken(value: BusinessDate) -> str:
     """A business date as a report says it, no more precise than written: "2022-04-04",
-    "November 2021", "in 2021", "January 2022 (approximate)", "between 2023-06-16 and
-    2025-03-10". Days stay ISO, as everywhere else in the record."""
+    "November 2021", "in 2021", "early 2022 (approximate)", "between 2023-06-16 and
+    2025-03-10". Days stay ISO, as everywhere else in the record.
+
+    An approximate month is said as the part of its year (early: January to April, mid:
+    May to August, late: September to December), as DOMAIN.md's example reads `2022-01~`:
+    naming the month would claim the precision `~` takes back."""
     if value.end is None:
         return _spoken_point(value.start, standalone=True)
     return (
@@ -231,6 +235,9 @@ def spoken(value: BusinessDate) -> str:
 def _spoken_point(point: DatePoint, *, standalone: bool) -> str:
     if point.precision == "day":
         text = point.earliest.isoformat()
+    elif point.precision == "month" and point.qualifier in ("~", "%"):
+        part = ("early", "mid", "late")[(point.earliest.month - 1) // 4]
+        text = f"{part} {point.earliest.year}"
     elif point.precision == "month":
         text = f"{_MONTHS[point.earliest.month - 1]} {point.earliest.year}"
     else:

@@ -288,13 +288,13 @@ def test_renderers_cover_every_block() -> None:
     assert to_markdown(report) == (
         "# T\n\n*S*\n\n## One\n\np\n\n- **k:** v\n\n| a |\n| --- |\n| 1 |\n\n"
         "- **2020-01-02**: e *(by)*\n  - n\n- **in 2021**: f\n"
-        "- **between January 2022 (approximate) and 2022-04-04**: g\n"
+        "- **between early 2022 (approximate) and 2022-04-04**: g\n"
     )
     page = to_html(report)
     assert '<li><time datetime="2020-01-02">2020-01-02</time><div>e' in page
     assert '<li><time datetime="2021">in 2021</time><div>f' in page
     # No machine-readable form for a range: the text only.
-    assert "<li><time>between January 2022 (approximate) and 2022-04-04</time><div>g" in page
+    assert "<li><time>between early 2022 (approximate) and 2022-04-04</time><div>g" in page
 
 
 @pytest.mark.parametrize(

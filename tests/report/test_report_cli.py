@@ -59,7 +59,7 @@ def test_accord_report(
     # sources"): a year, a month, an approximate month, a range; the source they cite.
     assert "- **in 2021**: The process was re-engaged" in out
     assert "- **November 2021**: In-person meeting in The Hague" in out
-    assert "- **January 2022 (approximate)**: Online meeting" in out
+    assert "- **early 2022 (approximate)**: Online meeting" in out
     assert "| Dormant | between 2018-05-17 and 2021 | in 2021 |" in out
     sources = out[out.index("## Sources") :]
     assert sources.startswith(
