@@ -25,7 +25,12 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
-from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import HeaderCodecBehavior
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.converter import DataConverter, EncodingPayloadConverter
@@ -172,6 +177,21 @@ async def settled(client: Client, workflow_id: str, after: int) -> History:
     raise AssertionError(f"{workflow_id}: no workflow task completed after event {after}")
 
 
+def refused_as_unencrypted(cause: BaseException | None) -> None:
+    """The worker's answer to plaintext: invalid input, said so in words a keyless caller
+    can read."""
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "invalid_input"
+    assert cause.message.startswith(UNENCRYPTED)
+
+
+async def keyless_contact_is_refused(handle: WorkflowHandle[Any, Any]) -> None:
+    """A `log_contact` update sent in plaintext (no codec): refused in the validator."""
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update("log_contact", log_contact())
+    refused_as_unencrypted(refused.value.cause)
+
+
 def no_failed_task(history: History) -> None:
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in event_types(history)
 
@@ -186,11 +206,7 @@ async def test_plaintext_update_from_a_client_without_keys_is_refused_and_leaves
     # With a valid actor token (its header as unencrypted as the command): refused for
     # being unencrypted, before the token check, and told so without keys.
     handle = encrypted.plain.get_workflow_handle(driver.workflow_id)
-    with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update("log_contact", log_contact())
-    assert isinstance(refused.value.cause, ApplicationError)
-    assert refused.value.cause.type == "invalid_input"
-    assert refused.value.cause.message.startswith(UNENCRYPTED)
+    await keyless_contact_is_refused(handle)
     # The raw CLI: no token, no codec.
     code, out, err = await raw.update(
         temporal_env, driver.workflow_id, "log_contact", log_contact()
@@ -228,11 +244,7 @@ async def test_the_keyless_caller_is_told_why_in_plaintext(
     """The caller has no keys: the refusal must name the rule and be readable without them."""
     driver = await opened(encrypted)
     handle = encrypted.plain.get_workflow_handle(driver.workflow_id)
-    with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update("log_contact", log_contact())
-    assert isinstance(refused.value.cause, ApplicationError)
-    assert refused.value.cause.type == "invalid_input"
-    assert refused.value.cause.message.startswith(UNENCRYPTED)
+    await keyless_contact_is_refused(handle)
     process_id = f"enc-start-{uuid.uuid4().hex[:8]}"
     body = {"open_process": open_payload(process_block(process_id), date(2018, 5, 17))}
     handle = await encrypted.plain.start_workflow(
@@ -240,9 +252,7 @@ async def test_the_keyless_caller_is_told_why_in_plaintext(
     )
     with pytest.raises(WorkflowFailureError) as failed:
         await handle.result()
-    assert isinstance(failed.value.cause, ApplicationError)
-    assert failed.value.cause.type == "invalid_input"
-    assert failed.value.cause.message.startswith(UNENCRYPTED)
+    refused_as_unencrypted(failed.value.cause)
 
 
 async def test_forged_ciphertext_is_refused_without_failing_a_workflow_task(
