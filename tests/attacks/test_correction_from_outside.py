@@ -6,7 +6,6 @@ field and never quotes the rejected value. The original event is never rewritten
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from security.keys import KeyRing
 from store import EventStore
 from tests.attacks import raw
 from tests.attacks.test_identity import fresh, trace
-from tests.workflows.builders import ICMP_POLICY, MFA_HEAD, NB_CHAIR, SSS_HEAD, Driver
+from tests.workflows.builders import ICMP_POLICY, MFA_HEAD, NB_CHAIR, Driver, opened
 
 pytestmark = pytest.mark.attacks
 
@@ -26,13 +25,8 @@ SECRET = "Secret-Value-7f3a"
 
 
 async def started_late(session: Session) -> tuple[Driver, int]:
-    driver = Driver(session, f"idn-correct-{uuid.uuid4().hex[:6]}")
-    await driver.open()
-    await driver.to_mission_planning()
-    await driver.ok("grant_consent", "2023-04-01", MFA_HEAD, tor_version=1)
-    await driver.ok("grant_consent", "2023-04-02", SSS_HEAD, tor_version=1)
-    outcome = await driver.ok("start_mission", "2023-06-20", ICMP_POLICY)
-    return driver, int(outcome.events[0]["version"])
+    driver = await opened(session, "idn-correct")
+    return driver, await driver.to_mission_started_late()
 
 
 def correction(actor: dict[str, str], version: int, **fields: Any) -> dict[str, Any]:

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from cli.operations import send_command
+from cli.operations import CommandOutcome, send_command
 from cli.session import Session
 from store import EventStore
 from tests.actor_keys import token_for
 from tests.attacks import raw
-from tests.workflows.builders import NB_SECRETARY, Driver
+from tests.workflows.builders import NB_SECRETARY, Driver, opened
 from workflows.process import command_digest
 
 pytestmark = pytest.mark.attacks
@@ -54,36 +54,25 @@ def meeting(on: str, summary: str) -> dict[str, Any]:
 async def test_the_cli_refuses_an_update_id_reused_for_another_command(
     session: Session, store: EventStore
 ) -> None:
-    p = Driver(session, f"uid-{uuid.uuid4().hex[:6]}")
-    await p.open()
+    p = await opened(session, "uid")
     await p.to_negotiating()
     update_id = f"uid-{uuid.uuid4().hex}"
-    first = await send_command(
-        session,
-        p.workflow_id,
-        "record_meeting",
-        meeting("2019-01-01", "first"),
-        update_id=update_id,
-    )
+
+    async def record(on: str, summary: str) -> CommandOutcome:
+        """A meeting sent through the CLI's path, always under the same update id."""
+        body = meeting(on, summary)
+        return await send_command(
+            session, p.workflow_id, "record_meeting", body, update_id=update_id
+        )
+
+    first = await record("2019-01-01", "first")
     assert first.accepted
     version = await store.stream_version(p.workflow_id)
 
-    again = await send_command(
-        session,
-        p.workflow_id,
-        "record_meeting",
-        meeting("2019-01-01", "first"),
-        update_id=update_id,
-    )
+    again = await record("2019-01-01", "first")
     assert again.accepted and again.events == first.events  # a true retry
 
-    other = await send_command(
-        session,
-        p.workflow_id,
-        "record_meeting",
-        meeting("2019-02-01", "other"),
-        update_id=update_id,
-    )
+    other = await record("2019-02-01", "other")
     assert (other.accepted, other.code, other.field) == (False, "idempotency_conflict", "update_id")
     assert await store.stream_version(p.workflow_id) == version
 
@@ -91,8 +80,7 @@ async def test_the_cli_refuses_an_update_id_reused_for_another_command(
 async def test_a_raw_caller_sees_which_command_an_update_id_recorded(
     session: Session, store: EventStore, temporal_env: WorkflowEnvironment
 ) -> None:
-    p = Driver(session, f"uid-raw-{uuid.uuid4().hex[:6]}")
-    await p.open()
+    p = await opened(session, "uid-raw")
     await p.to_negotiating()
     token = token_for(NB_SECRETARY, p.process_id)
     update_id = f"uid-{uuid.uuid4().hex}"
@@ -129,14 +117,7 @@ async def test_across_continue_as_new_an_update_id_keeps_its_meaning(
     update_id = f"uid-{uuid.uuid4().hex}"
     body = meeting("2019-01-01", "kept")
     assert (await answered(temporal_env, workflow_id, body, token, update_id)).accepted
-    for day in range(2, 20):  # enough history for the run to continue as new
-        await p.ok(
-            "record_meeting",
-            f"2019-01-{day:02d}",
-            NB_SECRETARY,
-            format="online",
-            initiator="national_body",
-        )
+    await p.meet_online(range(2, 20))  # enough history for the run to continue as new
     assert (await handle.describe()).run_id != first_run
     version = await store.stream_version(workflow_id)
 

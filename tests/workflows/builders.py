@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -77,6 +78,17 @@ class Driver:
         assert outcome.accepted, (name, outcome)
         return outcome
 
+    async def meet_online(self, days: range) -> None:
+        """An online meeting on each of `days` of January 2019: history for a run to grow."""
+        for day in days:
+            await self.ok(
+                "record_meeting",
+                f"2019-01-{day:02d}",
+                NB_SECRETARY,
+                format="online",
+                initiator="national_body",
+            )
+
     async def to_negotiating(self) -> None:
         await self.ok(
             "log_contact", "2018-05-17", MFA_HEAD, venue="The Hague", modalities=["membership"]
@@ -118,6 +130,16 @@ class Driver:
             agencies_to_meet=["mfa"],
         )
 
+    async def to_mission_started_late(self) -> int:
+        """Consents granted, then the mission's start recorded on the day the record was
+        made (20 June), not the day it began: the version of that event, to correct it."""
+        await self.to_mission_planning()
+        await self.ok("grant_consent", "2023-04-01", MFA_HEAD, tor_version=1)
+        await self.ok("grant_consent", "2023-04-02", SSS_HEAD, tor_version=1)
+        started = await self.ok("start_mission", "2023-06-20", ICMP_POLICY)
+        (event,) = started.events
+        return int(event["version"])
+
     async def to_under_review(self) -> None:
         await self.to_mission_planning()
         await self.ok("grant_consent", "2023-04-01", MFA_HEAD, tor_version=1)
@@ -140,3 +162,10 @@ class Driver:
             recipient="mfa",
             classification="restricted",
         )
+
+
+async def opened(session: Session, name: str) -> Driver:
+    """A driver on a process of its own (`name` and a random suffix), opened."""
+    driver = Driver(session, f"{name}-{uuid.uuid4().hex[:6]}")
+    await driver.open()
+    return driver

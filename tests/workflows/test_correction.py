@@ -4,29 +4,20 @@ the original. The corrected latest date frees the process's last business date."
 
 from __future__ import annotations
 
-import uuid
-
 from cli.operations import read_status
 from cli.session import Session
 from readmodel.projections import Projections
 from readmodel.report import Table, Timeline, build_report, to_markdown
 from store import EventStore
 from store.feed import feed_event_json
-from tests.workflows.builders import ICMP_POLICY, MFA_HEAD, SSS_HEAD, Driver
+from tests.workflows.builders import ICMP_POLICY, MFA_HEAD, Driver, opened
 
 REASON = "The mission report gives 5 June as the first day"
 
 
 async def _started_late(session: Session) -> tuple[Driver, int]:
-    p = Driver(session, f"correct-{uuid.uuid4().hex[:6]}")
-    await p.open()
-    await p.to_mission_planning()
-    await p.ok("grant_consent", "2023-04-01", MFA_HEAD, tor_version=1)
-    await p.ok("grant_consent", "2023-04-02", SSS_HEAD, tor_version=1)
-    # Recorded on the day the record was made, not the day the mission started.
-    started = await p.ok("start_mission", "2023-06-20", ICMP_POLICY)
-    (event,) = started.events
-    return p, int(event["version"])
+    p = await opened(session, "correct")
+    return p, await p.to_mission_started_late()
 
 
 async def test_a_corrected_mission_start_shows_everywhere(
@@ -135,12 +126,11 @@ async def test_a_correction_by_another_party_records_nothing(
 async def test_a_corrected_date_moves_the_events_recorded_with_it(
     session: Session, store: EventStore
 ) -> None:
-    p = Driver(session, f"correct-{uuid.uuid4().hex[:6]}")
-    await p.open()
+    p = await opened(session, "correct")
     await p.to_negotiating()  # the representative's assignment also opened negotiations
     events = await store.read_stream(p.workflow_id)
-    assigned, opened = events[-2], events[-1]
-    assert (assigned.event_type, opened.event_type) == (
+    assigned, negotiations = events[-2], events[-1]
+    assert (assigned.event_type, negotiations.event_type) == (
         "RepresentativeAssigned",
         "NegotiationsOpened",
     )
@@ -154,9 +144,9 @@ async def test_a_corrected_date_moves_the_events_recorded_with_it(
     )
     status = await read_status(session, p.workflow_id)
     assert status["key_dates"]["negotiations_opened"] == "2018-06-01"
-    assert status["corrections"][0]["with_versions"] == [opened.version]
+    assert status["corrections"][0]["with_versions"] == [negotiations.version]
     rows = {r["version"]: r for r in await Projections(store).timeline(p.workflow_id)}
-    for version in (assigned.version, opened.version):
+    for version in (assigned.version, negotiations.version):
         assert rows[version]["occurred_on"] == "2018-06-01"
         assert rows[version]["summary"].endswith(
             "(corrected on 2018-06-03: Assigned the day of the opinion)"

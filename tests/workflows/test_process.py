@@ -244,14 +244,7 @@ async def test_continue_as_new_carries_state(session: Session, store: EventStore
     p = Driver(session, process_id)
     first_run = await p.open_with_short_runs(60)
     await p.to_negotiating()
-    for day in range(1, 16):
-        await p.ok(
-            "record_meeting",
-            f"2019-01-{day:02d}",
-            NB_SECRETARY,
-            format="online",
-            initiator="national_body",
-        )
+    await p.meet_online(range(1, 16))
 
     async def new_run() -> bool:
         return (

@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import time
-import uuid
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -25,7 +24,7 @@ from temporalio.api.enums.v1 import EventType
 from cli.operations import read_status
 from cli.session import Session
 from store import EventStore
-from tests.workflows.builders import NB_SECRETARY, Driver
+from tests.workflows.builders import NB_SECRETARY, opened
 from workflows.contracts import ProcessStart
 from workflows.process import MAX_QUEUED
 
@@ -47,8 +46,7 @@ SUMMARY = ("Стороны обсудили следующий этап сотр
 async def test_ten_thousand_large_events_on_one_process(
     session: Session, store: EventStore
 ) -> None:
-    p = Driver(session, f"size-{uuid.uuid4().hex[:6]}")
-    await p.open()
+    p = await opened(session, "size")
     await p.to_negotiating()
     base = await store.stream_version(p.workflow_id)
     queue: asyncio.Queue[int] = asyncio.Queue()
