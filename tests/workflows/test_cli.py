@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from cli.devserver import temporal_binary
@@ -21,11 +20,14 @@ from cli.devserver import temporal_binary
 from cli.ports import free_port as free_port
 from cli.scenario import run_scenario
 from cli.session import Session
-from tests.workflows.builders import MFA_HEAD, Driver
+from tests.processes import ACCORD
+
+# Re-exported: the CLI tests of other folders take it from here.
+from tests.processes import accord as accord
+from tests.workflows.builders import MFA_HEAD, opened
 from tests.workflows.test_process import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
-ACCORD = [sys.executable, "-m", "cli.main"]
 
 
 def cluster_env(
@@ -39,6 +41,21 @@ def cluster_env(
         ACCORD_LOG_LEVEL="WARNING",
     )
     return env
+
+
+@pytest.fixture
+def env(temporal_env: WorkflowEnvironment, session: Session, database_url: str) -> dict[str, str]:
+    """An `accord` subprocess's environment: this test's Temporal server and database, and
+    the task queue of the `session`'s worker, which runs what the subprocess sends."""
+    return cluster_env(temporal_env, session.task_queue, database_url)
+
+
+def altered_scenario(name: str, to: Path, old: str, new: str) -> Path:
+    """A copy of the shipped scenario `name` at `to`, with `old` replaced by `new` once."""
+    source = (ROOT / "scenarios" / name).read_text()
+    assert old in source, (name, old)
+    to.write_text(source.replace(old, new))
+    return to
 
 
 def embedded_env(database_url: str, data_dir: Path) -> tuple[dict[str, str], int]:
@@ -55,26 +72,8 @@ def embedded_env(database_url: str, data_dir: Path) -> tuple[dict[str, str], int
     return env, port
 
 
-async def accord(*args: str, env: dict[str, str], within: float = 120) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *ACCORD,
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), within)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-async def test_send_status_list_timeline_verify_json(
-    temporal_env: WorkflowEnvironment, session: Session, task_queue: str, database_url: str
-) -> None:
-    env = cluster_env(temporal_env, task_queue, database_url)
-    p = Driver(session, f"cli-{uuid.uuid4().hex[:6]}")
-    await p.open()
+async def test_send_status_list_timeline_verify_json(session: Session, env: dict[str, str]) -> None:
+    p = await opened(session, "cli")
     await p.to_mission_planning()
 
     code, out, _ = await accord(
@@ -136,12 +135,11 @@ async def test_send_status_list_timeline_verify_json(
 
 
 async def test_timeline_shows_dates_as_written_people_and_sources(
-    temporal_env: WorkflowEnvironment, session: Session, task_queue: str, database_url: str
+    session: Session, env: dict[str, str]
 ) -> None:
     """The story's timeline: its dates as the source gives them, who acted by name and
     title, and with --sources the source each fact cites (DOMAIN.md, "Dates and sources")."""
     run = await run_scenario(session, ROOT / "scenarios" / "azerbaijan-icmp.yaml", quiet=True)
-    env = cluster_env(temporal_env, task_queue, database_url)
     code, out, _ = await accord("timeline", run.process_id, "--sources", env=env)
     assert code == 0
     lines = out.splitlines()
@@ -171,8 +169,7 @@ async def test_timeline_shows_dates_as_written_people_and_sources(
 async def test_temporal_cli_finds_processes_by_stage_and_pending_agency(
     temporal_env: WorkflowEnvironment, session: Session
 ) -> None:
-    p = Driver(session, f"op-{uuid.uuid4().hex[:6]}")
-    await p.open()
+    p = await opened(session, "op")
     await p.to_mission_planning()
     await p.ok("grant_consent", "2023-04-10", MFA_HEAD, tor_version=1)
     address = temporal_env.client.service_client.config.target_host
@@ -232,18 +229,12 @@ async def test_scenario_run_embedded_starts_and_stops_its_own_services(
         assert s.connect_ex(("127.0.0.1", port)) != 0, "the dev server it started is stopped"
 
 
-async def test_failed_expectation_exits_non_zero(
-    temporal_env: WorkflowEnvironment,
-    session: Session,
-    task_queue: str,
-    database_url: str,
-    tmp_path: Path,
-) -> None:
-    env = cluster_env(temporal_env, task_queue, database_url)
-    source = (ROOT / "scenarios" / "bad-commands.yaml").read_text()
-    broken = tmp_path / "broken.yaml"
-    broken.write_text(
-        source.replace("expect_rejected: out_of_order", "expect_rejected: not_allowed")
+async def test_failed_expectation_exits_non_zero(env: dict[str, str], tmp_path: Path) -> None:
+    broken = altered_scenario(
+        "bad-commands.yaml",
+        tmp_path / "broken.yaml",
+        "expect_rejected: out_of_order",
+        "expect_rejected: not_allowed",
     )
     code, out, err = await accord("scenario", "run", str(broken), "--json", env=env)
     assert code == 1
@@ -257,17 +248,15 @@ async def test_failed_expectation_exits_non_zero(
 
 
 async def test_failed_event_expectation_reads_as_one_line(
-    temporal_env: WorkflowEnvironment,
-    session: Session,
-    task_queue: str,
-    database_url: str,
-    tmp_path: Path,
+    env: dict[str, str], tmp_path: Path
 ) -> None:
     """Without --json: the story on stdout, and the reason on one stderr line, exit 1."""
-    env = cluster_env(temporal_env, task_queue, database_url)
-    source = (ROOT / "scenarios" / "raw-commands.yaml").read_text()
-    broken = tmp_path / "events.yaml"
-    broken.write_text(source.replace("{type: ContactLogged, count: 0}]", "{type: ContactLogged}]"))
+    broken = altered_scenario(
+        "raw-commands.yaml",
+        tmp_path / "events.yaml",
+        "{type: ContactLogged, count: 0}]",
+        "{type: ContactLogged}]",
+    )
     code, out, err = await accord("scenario", "run", str(broken), env=env)
     assert code == 1
     assert err.splitlines()[-1] == (
@@ -307,9 +296,8 @@ async def test_malformed_scenario_exits_2_in_one_line_before_anything_starts(
 
 
 async def test_refused_opening_scenario_exits_0_with_nothing_started(
-    temporal_env: WorkflowEnvironment, session: Session, task_queue: str, database_url: str
+    session: Session, env: dict[str, str]
 ) -> None:
-    env = cluster_env(temporal_env, task_queue, database_url)
     scenario = ROOT / "scenarios" / "opening-refused.yaml"
     code, out, err = await accord("scenario", "run", str(scenario), "--json", env=env)
     assert code == 0, err
@@ -354,12 +342,10 @@ def test_worker_stops_gracefully_on_sigterm(
 
 
 async def test_send_again_with_its_update_id_records_nothing_twice(
-    temporal_env: WorkflowEnvironment, session: Session, task_queue: str, database_url: str
+    session: Session, env: dict[str, str]
 ) -> None:
     """The retry after a lost reply: the same `--update-id` gets the first send's outcome."""
-    env = cluster_env(temporal_env, task_queue, database_url)
-    p = Driver(session, f"cli-{uuid.uuid4().hex[:6]}")
-    await p.open()
+    p = await opened(session, "cli")
     await p.to_negotiating()
     meeting = [
         "send",
