@@ -66,6 +66,16 @@ async def snapshot(session: Session, store: EventStore, workflow_id: str) -> dic
     }
 
 
+async def withdrawn(session: Session, name: str) -> Driver:
+    """A process the partner withdrew from after a first contact: its workflow has ended."""
+    p = Driver(session, pid(name))
+    await p.open()
+    await p.ok("log_contact", "2018-05-17", MFA_HEAD, venue="The Hague")
+    await p.ok("withdraw", "2018-06-01", ICMP_DG, reason="No mandate")
+    await session.client.get_workflow_handle(p.workflow_id).result()
+    return p
+
+
 async def failure_of(client: Client, workflow_id: str) -> ApplicationError:
     """The ApplicationError a run failed with (and that it failed, not retried a task)."""
     handle = client.get_workflow_handle(workflow_id)
@@ -138,11 +148,7 @@ async def test_a_start_with_a_history_is_refused(
 async def test_a_forged_continuation_cannot_reopen_a_withdrawn_process(
     session: Session, store: EventStore, temporal_env: WorkflowEnvironment
 ) -> None:
-    p = Driver(session, pid("reopen"))
-    await p.open()
-    await p.ok("log_contact", "2018-05-17", MFA_HEAD, venue="The Hague")
-    await p.ok("withdraw", "2018-06-01", ICMP_DG, reason="No mandate")
-    await session.client.get_workflow_handle(p.workflow_id).result()
+    p = await withdrawn(session, "reopen")
     events_before = await store.read_stream(p.workflow_id)
     head = events_before[-1]
     # The continuation input a process hands itself, crafted by hand for a finished process:
@@ -174,11 +180,7 @@ async def test_a_forged_continuation_cannot_reopen_a_withdrawn_process(
 async def test_starting_an_existing_process_again_is_refused(
     session: Session, store: EventStore, temporal_env: WorkflowEnvironment
 ) -> None:
-    p = Driver(session, pid("again"))
-    await p.open()
-    await p.ok("log_contact", "2018-05-17", MFA_HEAD, venue="The Hague")
-    await p.ok("withdraw", "2018-06-01", ICMP_DG, reason="No mandate")
-    await session.client.get_workflow_handle(p.workflow_id).result()
+    p = await withdrawn(session, "again")
     before = await store.read_stream(p.workflow_id)
 
     # Through Accord's own CLI code: refused before anything is started.
