@@ -43,8 +43,9 @@ from domain.commands import (
     Suspend,
     Withdraw,
 )
+from domain.corrections import FUTURE_TOLERANCE
 from domain.dates import EDTF_PATTERN, BusinessDate
-from domain.decider import FUTURE_TOLERANCE, decide
+from domain.decider import decide
 from domain.errors import ERROR_CODES, MESSAGE_LIMIT, DomainError, ErrorCode
 from domain.events import (
     EVENTS,

@@ -45,8 +45,8 @@ from domain.state import ProcessState
 from domain.text import INPUT, echo, rule_broken
 from domain.vocabulary import NATIONAL_BODY, SYSTEM
 
-# How far a business date may be ahead of the current UTC date (invariant 1; the same
-# tolerance as `decider.FUTURE_TOLERANCE`, which imports this module).
+# How far a business date may be ahead of the current UTC date (DOMAIN.md invariant 1):
+# here for corrections and, imported, for `decide` (domain.FUTURE_TOLERANCE).
 FUTURE_TOLERANCE = timedelta(days=1)
 
 OCCURRED_ON = "occurred_on"

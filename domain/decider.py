@@ -13,12 +13,12 @@ itself, and refusing one would lose a deadline; it never dates them in the futur
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import assert_never, cast
 
 from domain import commands as cmd
 from domain import events as ev
-from domain.corrections import decide_correction
+from domain.corrections import FUTURE_TOLERANCE, decide_correction
 from domain.dates import BusinessDate
 from domain.errors import DomainError
 from domain.evolve import evolve, fold
@@ -29,9 +29,6 @@ from domain.stages import ALLOWED_IN
 from domain.state import ProcessState
 
 __all__ = ["decide", "evolve", "fold"]
-
-# How far a business date may be ahead of the current UTC date (DOMAIN.md invariant 1).
-FUTURE_TOLERANCE = timedelta(days=1)
 
 
 def decide(
